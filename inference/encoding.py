@@ -1,0 +1,64 @@
+"""Text → words → subtokens → encoder windows, the same way for training and inference."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .alignment import Window, make_windows
+from .text import NormalizationOptions, normalize_word, sentence_ids, split_sentences, split_words
+
+
+@dataclass
+class EncodedWindow:
+    window: Window
+    input_ids: list[int]
+    word_start: list[int]  # per window word: position of its first subtoken in input_ids
+    word_end: list[int]  # per window word: position of its last subtoken
+
+
+@dataclass
+class EncodedDocument:
+    words: list[tuple[int, int]]  # character ranges in the caller's text
+    sentences: list[int]  # sentence index of every word
+    windows: list[EncodedWindow]
+
+
+class DocumentEncoder:
+    """Cuts text into the package's words and packs their subtokens into overlapping windows."""
+
+    def __init__(self, tokenizer, max_length: int = 512, stride: int = 128, word_splitter: str = "arabic",
+                 normalization: NormalizationOptions | None = None) -> None:
+        if not getattr(tokenizer, "is_fast", True):
+            raise ValueError("rasd needs a fast (Rust) tokenizer; load it with AutoTokenizer(..., use_fast=True)")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.stride = stride
+        self.word_splitter = word_splitter
+        self.normalization = normalization
+        self.cls_id, self.sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+        self.unk_id = tokenizer.unk_token_id
+        self.specials = (self.cls_id is not None) + (self.sep_id is not None)
+
+    def encode(self, text: str, words: list[tuple[int, int]] | None = None) -> EncodedDocument:
+        if words is None:
+            words = split_words(text, self.word_splitter)
+        sentences = sentence_ids(words, split_sentences(text))
+        if not words:
+            return EncodedDocument([], [], [])
+        forms = [normalize_word(text[s:e], self.normalization) for s, e in words]
+        pieces = self.tokenizer(forms, add_special_tokens=False)["input_ids"]
+        # A word the tokenizer drops entirely still needs one position to carry its label.
+        pieces = [p if p else [self.unk_id] for p in pieces]
+        budget = self.max_length - self.specials
+        pieces = [p[:budget] for p in pieces]
+        windows = []
+        for w in make_windows([len(p) for p in pieces], budget, min(self.stride, budget - 1)):
+            ids = [self.cls_id] if self.cls_id is not None else []
+            starts, ends = [], []
+            for i in range(w.first, w.last):
+                starts.append(len(ids))
+                ids.extend(pieces[i])
+                ends.append(len(ids) - 1)
+            if self.sep_id is not None:
+                ids.append(self.sep_id)
+            windows.append(EncodedWindow(w, ids, starts, ends))
+        return EncodedDocument(words, sentences, windows)

@@ -1,0 +1,178 @@
+"""The ``rasd`` command: parse arguments, call the library, print. Subcommands import lazily,
+so ``rasd extract`` loads no training dependency."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def _schema(path: str):
+    from rasd.inference.schema import Schema
+
+    return Schema.from_yaml(path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate_files
+
+    n_docs, problems = validate_files(args.files, _schema(args.schema))
+    errors = [p for p in problems if p.severity == "error"]
+    for p in problems:
+        print(p)
+    print(f"{n_docs} documents, {len(errors)} errors, {len(problems) - len(errors)} warnings")
+    return 1 if errors else 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from rasd.inference.documents import read_documents, write_documents
+
+    from .convert import read_conll, read_corpus, read_markup, write_conll
+
+    schema = _schema(args.schema) if args.schema else None
+    if args.input.endswith((".txt", ".md")) and args.to == "jsonl":
+        docs, problems = read_markup(args.input)
+        for p in problems:
+            print(p, file=sys.stderr)
+        if problems:
+            print(f"{len(problems)} problems; nothing written", file=sys.stderr)
+            return 1
+    elif args.to == "jsonl":
+        docs = read_conll(args.input, schema)
+    else:
+        docs = read_corpus(args.input, schema) if schema else read_documents(args.input)
+    n = write_documents(docs, args.output) if args.to == "jsonl" else write_conll(docs, args.output)
+    print(f"{n} documents -> {args.output}")
+    return 0
+
+
+def cmd_build_default_model(args: argparse.Namespace) -> int:
+    from .convert import read_corpus
+    from .default_model import DefaultEncoderSpec, build_default_encoder
+
+    texts = [d.text for path in args.corpus for d in read_corpus(path, _schema(args.schema))]
+    spec = DefaultEncoderSpec(vocab_size=args.vocab_size)
+    out = build_default_encoder(texts, args.output, spec, seed=args.seed)
+    print(f"default encoder ({len(texts)} documents, vocabulary target {args.vocab_size}) -> {out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import TrainConfig
+    from .configuration import load_config
+    from .trainer import train
+
+    config = load_config(TrainConfig, args.config, args.set or [])
+    result = train(config, resume=args.resume)
+    if "dev" in result:
+        print(_score_line("dev", result["dev"]))
+    if "test" in result:
+        print(_score_line("test", result["test"]))
+    if "dev" in result:
+        print(f"model -> {config.train.output_dir}/model")
+    return 0
+
+
+def _score_line(name: str, m: dict) -> str:
+    return (f"{name}: span F1 {m['spans']['micro']['f1']:.3f}  trigger cls F1 {m['triggers']['classification']['f1']:.3f}  "
+            f"argument cls F1 {m['arguments']['classification']['f1']:.3f}  link F1 {m['links']['micro']['f1']:.3f}  "
+            f"relation F1 {m['relations']['micro']['f1']:.3f}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate
+
+    if bool(args.model) == bool(args.pred):
+        print("give exactly one of --model DIR (predict and score) or --pred PRED.jsonl (score predictions)",
+              file=sys.stderr)
+        return 2
+    metrics, paths = evaluate(args.data, args.out, model=args.model, pred=args.pred, schema=args.schema,
+                              batch_size=args.batch_size)
+    print(_score_line("eval", metrics))
+    print(f"report: {paths['report.html']}")
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from rasd.inference.io import run_extraction
+
+    stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
+                           show_progress_bar=not args.quiet)
+    print(json.dumps(stats, ensure_ascii=False))
+    return 1 if stats.get("documents", 0) == 0 and stats.get("errors") else 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .configuration import load_config
+    from .pretrain import PretrainConfig, pretrain
+
+    config = load_config(PretrainConfig, args.config, args.set or [])
+    result = pretrain(config, resume=args.resume)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rasd", description="رصد: Arabic news → conflict-event data")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+    schema_default = "configs/schema/conflict.yaml"
+
+    s = sub.add_parser("validate", help="check JSONL documents against the annotation contract")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--schema", default=schema_default)
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("convert", help="CoNLL/BIO or inline markup -> JSONL, or JSONL -> CoNLL")
+    s.add_argument("input")
+    s.add_argument("output")
+    s.add_argument("--to", choices=["jsonl", "conll"], default="jsonl")
+    s.add_argument("--schema", default=None, help="map labels through this schema's aliases")
+    s.set_defaults(func=cmd_convert)
+
+    s = sub.add_parser("build-default-model", help="train a WordPiece tokenizer and write the small offline BERT")
+    s.add_argument("--corpus", nargs="+", default=["data/conflict-ar/train.jsonl"])
+    s.add_argument("--output", default="models/default-encoder")
+    s.add_argument("--vocab-size", type=int, default=8000)
+    s.add_argument("--schema", default=schema_default)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_build_default_model)
+
+    for name, func, helptext in (("train", cmd_train, "fine-tune a model from a YAML config"),
+                                 ("pretrain", cmd_pretrain, "masked-LM pretraining from a YAML config")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--config", required=True)
+        s.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override a config value")
+        s.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+        s.set_defaults(func=func)
+
+    s = sub.add_parser("evaluate", help="score a model (or predictions) on gold JSONL/CoNLL and write a report")
+    s.add_argument("--model")
+    s.add_argument("--pred")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--schema", default=None, help="gold schema (default: the model's own)")
+    s.add_argument("--batch-size", type=int, default=16)
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("extract", help="extract spans, relations and event records from text")
+    s.add_argument("--model", required=True)
+    s.add_argument("inputs", nargs="*", default=["-"], help=".txt, .jsonl or - for standard input")
+    s.add_argument("-o", "--output", default="-", help=".jsonl documents or .csv event records (- : JSONL to stdout)")
+    s.add_argument("--lines", action="store_true", help="a .txt input holds one document per line")
+    s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_extract)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""The ``rasd train`` config: typed sections read from YAML (see ``configs/*.yaml``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .configuration import field
+
+
+@dataclass
+class ModelSection:
+    encoder: str = field("models/default-encoder", "hub id or local directory of the BERT-like encoder to fine-tune")
+    schema: str = field("configs/schema/conflict.yaml", "label schema YAML (entity/trigger labels, relations, type rules)")
+    normalization: dict = field({}, "text folds before tokenizing (see rasd.inference.text.NormalizationOptions)")
+    word_splitter: str = field("arabic", "how text is cut into words: arabic or whitespace")
+    max_length: int = field(512, "subtokens per encoder window (capped by the encoder's positions)")
+    window_stride: int = field(128, "subtokens shared by consecutive windows of a long document")
+    relation_max_sentences: int = field(1, "relation candidates at most this many sentences apart")
+    relation_max_subtokens: int = field(128, "relation candidates at most this many subtokens apart")
+    relation_hidden_size: int = field(256, "hidden width of the relation scorer")
+    classifier_dropout: float = field(0.1, "dropout before both heads")
+    relation_loss_weight: float = field(1.0, "weight of the relation loss beside the tagging loss")
+
+
+@dataclass
+class DataSection:
+    train: str = field("data/conflict-ar/train.jsonl", "training documents (JSONL, or CoNLL by .conll extension)")
+    dev: str = field("data/conflict-ar/dev.jsonl", "dev documents scored each epoch; empty: carve from train")
+    test: str = field("data/conflict-ar/test.jsonl", "test documents scored once at the end (empty: none)")
+    dev_fraction: float = field(0.1, "share of train held out as dev (in contiguous blocks) when dev is empty")
+    negatives_per_positive: float = field(4.0, "sampled no-relation pairs per gold relation in a window")
+
+
+@dataclass
+class TrainSection:
+    output_dir: str = field("runs/quickstart", "where the model, checkpoints, logs and scores are written")
+    epochs: int = field(20, "passes over the training windows")
+    batch_size: int = field(8, "windows per device per step")
+    grad_accum: int = field(1, "steps accumulated per optimizer update")
+    lr: float = field(5e-5, "peak learning rate of the encoder")
+    head_lr: float = field(1e-3, "peak learning rate of the two heads")
+    weight_decay: float = field(0.01, "AdamW weight decay (not on biases and LayerNorm)")
+    warmup_ratio: float = field(0.1, "share of updates spent warming the learning rate up")
+    max_grad_norm: float = field(1.0, "gradient clipping norm")
+    mixed_precision: str = field("no", "no, fp16 or bf16 (GPU)")
+    seed: int = field(42, "seed of weights, dropout, batching and negative sampling")
+    patience: int = field(5, "epochs without dev improvement before stopping (0: never stop early)")
+    checkpoint_every: int = field(100, "optimizer updates between resumable checkpoints (0: only at epoch ends)")
+    max_steps: int = field(0, "stop after this many optimizer updates (0: no limit)")
+    eval_batch_size: int = field(16, "windows per forward pass when scoring")
+    log_every: int = field(10, "optimizer updates between log lines")
+    progress_bar: bool = field(True, "show a progress bar with loss and throughput")
+
+
+@dataclass
+class TrainConfig:
+    model: ModelSection = field(ModelSection(), "the model to build")
+    data: DataSection = field(DataSection(), "where the documents are")
+    train: TrainSection = field(TrainSection(), "the optimisation")
