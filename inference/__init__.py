@@ -1,16 +1,30 @@
 """rasd.inference: load a trained rasd model and turn Arabic text into spans, relations and event records.
 
+    from rasd.inference import load_model
+    extractor = load_model("runs/quickstart/model")
+    docs = extractor.extract(["..."], dates=["2024-12-07"])
+
 Imports only torch, transformers/tokenizers, PyYAML, numpy and small run-time helpers; never
-datasets, accelerate, seqeval or ``rasd.training``.
+datasets, accelerate, seqeval or ``rasd.training``. Names are imported on first use, so reading
+documents or a schema does not pay for importing torch.
 """
-from .config import RASD_VERSION, RasdConfig
-from .documents import Document, DocumentError, Relation, Span, read_documents, write_documents
-from .modeling import RasdModel, SchemaMismatchError
-from .schema import Schema, SchemaError
+from importlib import import_module
 
-__version__ = RASD_VERSION
+__version__ = "0.1.0"
 
-__all__ = [
-    "Document", "DocumentError", "RasdConfig", "RasdModel", "Relation", "Schema", "SchemaError",
-    "SchemaMismatchError", "Span", "read_documents", "write_documents", "__version__",
-]
+_EXPORTS = {
+    "Document": "documents", "DocumentError": "documents", "Relation": "documents", "Span": "documents",
+    "read_documents": "documents", "write_documents": "documents",
+    "Schema": "schema", "SchemaError": "schema",
+    "RasdConfig": "config", "RasdModel": "modeling", "SchemaMismatchError": "modeling",
+    "Extractor": "extractor", "load_model": "extractor",
+    "EventRecord": "events", "EventBuilder": "events",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ from transformers.configuration_utils import SubConfigSpec
 from .schema import OUTSIDE, Schema
 from .text import NormalizationOptions
 
-RASD_VERSION = "0.1.0"
+from . import __version__ as RASD_VERSION
 
 
 class RasdConfig(PretrainedConfig):

@@ -103,18 +103,25 @@ class RasdModel(RasdPreTrainedModel):
         if config.schema is None:
             raise ValueError("RasdModel needs a config with a label schema: use RasdModel.from_encoder(..., schema=...)")
         self.schema = config.label_schema
-        self.encoder = AutoModel.from_config(config.encoder)
+        self.encoder = _encoder_from_config(config.encoder)
         hidden = config.encoder.hidden_size
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.tagger = nn.Linear(hidden, len(config.id2label))
         span_labels = self.schema.span_labels
         self.relations = SpanPairScorer(config, hidden, len(span_labels), len(config.relation_id2label))
-        self.register_buffer("allowed", self._allowed_table(self.schema, config), persistent=False)
+        # Built on first use, not here: from_pretrained constructs the module on the meta device,
+        # where a tensor made in __init__ would hold no values.
+        self._allowed: torch.Tensor | None = None
         self.post_init()
+
+    def allowed_table(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """``[head label, tail label, relation class]`` booleans: what the schema's type rules permit."""
+        if self._allowed is None or self._allowed.device != torch.device(device):
+            self._allowed = self._allowed_table(self.schema, self.config).to(device)
+        return self._allowed
 
     @staticmethod
     def _allowed_table(schema: Schema, config: RasdConfig) -> torch.Tensor:
-        """``allowed[head_label, tail_label, class]``: which relation classes the type rules permit."""
         labels = schema.span_labels
         rel2id = config.relation_label2id
         table = torch.zeros(len(labels), len(labels), len(rel2id), dtype=torch.bool)
@@ -136,7 +143,7 @@ class RasdModel(RasdPreTrainedModel):
         config = RasdConfig(encoder=encoder_config.to_dict(), schema=schema.to_dict(), **config_kwargs)
         config.max_length = min(config.max_length, getattr(encoder_config, "max_position_embeddings", config.max_length))
         model = cls(config)
-        model.encoder = AutoModel.from_pretrained(encoder_name_or_path)
+        model.encoder = _encoder_from_pretrained(encoder_name_or_path)
         return model
 
     @classmethod
@@ -158,7 +165,8 @@ class RasdModel(RasdPreTrainedModel):
     def relation_logits(self, hidden, span_bounds, span_labels, span_words, pairs) -> torch.Tensor:
         logits = self.relations(self.dropout(hidden), span_bounds, span_labels, span_words, pairs)
         batch = torch.arange(hidden.size(0), device=hidden.device)[:, None]
-        allowed = self.allowed[span_labels[batch, pairs[..., 0]], span_labels[batch, pairs[..., 1]]]
+        table = self.allowed_table(logits.device)
+        allowed = table[span_labels[batch, pairs[..., 0]], span_labels[batch, pairs[..., 1]]]
         # Pairs the schema forbids can only be "no relation": the head never learns them.
         return logits.masked_fill(~allowed, torch.finfo(logits.dtype).min)
 
@@ -191,6 +199,21 @@ class RasdModel(RasdPreTrainedModel):
                           relation_logits=relation_logits, hidden_states=hidden)
 
 
+def _encoder_from_config(config):
+    # The pooler is unused by both heads; BERT-like models drop it on request, others do not know the flag.
+    try:
+        return AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_config(config)
+
+
+def _encoder_from_pretrained(name_or_path):
+    try:
+        return AutoModel.from_pretrained(name_or_path, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_pretrained(name_or_path)
+
+
 def check_schema_matches(saved: Schema, wanted: Schema, where: object = "the checkpoint") -> None:
     """Raise ``SchemaMismatchError`` listing the differences between two schemas' labels."""
     problems = []
@@ -198,8 +221,10 @@ def check_schema_matches(saved: Schema, wanted: Schema, where: object = "the che
         a, b = list(getattr(saved, name)), list(getattr(wanted, name))
         if a != b:
             problems.append(f"{name}: checkpoint {a} vs schema {b}")
-    if list(saved.relation_labels) != list(wanted.relation_labels):
-        problems.append(f"relations: checkpoint {list(saved.relation_labels)} vs schema {list(wanted.relation_labels)}")
+    # relation order is not compared: the config's JSON sorts mapping keys, and the relation
+    # head's classes are fixed by relation_id2label anyway
+    if set(saved.relation_labels) != set(wanted.relation_labels):
+        problems.append(f"relations: checkpoint {sorted(saved.relation_labels)} vs schema {sorted(wanted.relation_labels)}")
     if problems:
         raise SchemaMismatchError(
             f"{where} was trained with other labels than the schema given ({'; '.join(problems)}). "

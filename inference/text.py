@@ -20,10 +20,11 @@ _DIGITS = {**{chr(0x0660 + i): str(i) for i in range(10)}, **{chr(0x06F0 + i): s
 _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
               "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff", "\u00ad"}
 
-_MARKS = "\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d"
-# A word: a number with inner separators (2,000  1.5  ١٬٥٠٠), or a run of letters, digits and marks
+# Marks, tatweel and invisible controls belong to the word they sit in.
+_MARKS = "\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u00ad\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+# A word: a number with inner separators (2,000  و1.5  ١٬٥٠٠), or a run of letters, digits and marks
 # (attached clitics stay in the word); any other visible character is a word of its own.
-WORD_PATTERN = re.compile(rf"\d+(?:[.,٫٬]\d+)+|[\w{_MARKS}]+|[^\s\w{_MARKS}]", re.UNICODE)
+WORD_PATTERN = re.compile(rf"[\w{_MARKS}]*\d(?:[.,٫٬]\d+)+|[\w{_MARKS}]+|[^\s\w{_MARKS}]", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?؟…]+(?=\s)|[.!?؟…]+$|\n")
 
 

@@ -58,6 +58,30 @@ def cmd_build_default_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_corpus(args: argparse.Namespace) -> int:
+    from .corpus import CorpusError, build_corpus, counts_table
+
+    schema = _schema(args.schema)
+    try:
+        counts = build_corpus(args.markup, args.out, schema)
+    except CorpusError as err:
+        print(err, file=sys.stderr)
+        return 1
+    if args.card:
+        with open(args.card, encoding="utf-8") as f:
+            card = f.read()
+        start, end = "<!-- counts:start -->", "<!-- counts:end -->"
+        if start not in card or end not in card:
+            print(f"{args.card}: no {start} ... {end} block to fill", file=sys.stderr)
+            return 1
+        head, rest = card.split(start, 1)
+        card = head + start + "\n" + counts_table(counts, schema) + "\n" + end + rest.split(end, 1)[1]
+        with open(args.card, "w", encoding="utf-8") as f:
+            f.write(card)
+    print(json.dumps({k: {"documents": v["documents"], "sentences": v["sentences"]} for k, v in counts.items()}))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import TrainConfig
     from .configuration import load_config
@@ -98,7 +122,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from rasd.inference.io import run_extraction
 
     stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
-                           show_progress_bar=not args.quiet)
+                           show_progress_bar=not args.quiet, print_records=args.print)
     print(json.dumps(stats, ensure_ascii=False))
     return 1 if stats.get("documents", 0) == 0 and stats.get("errors") else 0
 
@@ -139,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_build_default_model)
 
+    s = sub.add_parser("build-corpus", help="compile the markup corpus into validated train/dev/test JSONL")
+    s.add_argument("--markup", default="data/conflict-ar/markup")
+    s.add_argument("--out", default="data/conflict-ar")
+    s.add_argument("--card", default="data/README.md", help="data card whose count table is rewritten ('' : none)")
+    s.add_argument("--schema", default=schema_default)
+    s.set_defaults(func=cmd_build_corpus)
+
     for name, func, helptext in (("train", cmd_train, "fine-tune a model from a YAML config"),
                                  ("pretrain", cmd_pretrain, "masked-LM pretraining from a YAML config")):
         s = sub.add_parser(name, help=helptext)
@@ -163,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lines", action="store_true", help="a .txt input holds one document per line")
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--print", action="store_true", help="also print the event records, one readable block each")
     s.set_defaults(func=cmd_extract)
     return p
 

@@ -43,7 +43,7 @@ class FeatureStats:
     misaligned_spans: int = 0
     relations: int = 0
     relations_outside_candidates: int = 0
-    relations_split_by_windows: int = 0
+    relations_lost: int = 0  # gold relations whose spans are misaligned or never share a window
 
 
 def build_features(docs: Sequence[Document], tokenizer, config: RasdConfig, negatives_per_positive: float = 4.0,
@@ -110,7 +110,7 @@ def build_features(docs: Sequence[Document], tokenizer, config: RasdConfig, nega
             stats.windows += 1
         for r in doc.relations:
             if (id(r.head), id(r.tail)) not in placed:
-                stats.relations_split_by_windows += 1
+                stats.relations_lost += 1
         stats.relations_outside_candidates += _outside_candidates(doc, enc, words, config, schema)
     if stats.misaligned_spans:
         logger.warning("%d gold spans do not align with words and cannot be learned", stats.misaligned_spans)

@@ -20,8 +20,6 @@ from ..inference.documents import Document, Relation
 from ..inference.schema import OUTSIDE, Schema
 from ..inference.text import split_words
 
-SpanKey = tuple[int, int, str]
-
 
 @dataclass
 class Tally:

@@ -168,7 +168,8 @@ def _md_span(span: dict[str, Any]) -> str:
 
 def _md_relation(rel: dict[str, Any]) -> str:
     mark = "" if rel["status"] == "correct" else f" ✗ {STATUS_NAMES[rel['status']]}"
-    return f"{_md(rel['head'])} —`{_md(rel['label'])}`→ {_md(rel['tail'])}{mark}"
+    # No arrowhead: the cell may be laid out right to left, and reading order already puts the head first.
+    return f"{_md(rel['head'])} —`{_md(rel['label'])}`— {_md(rel['tail'])}{mark}"
 
 
 def _side_by_side(example: dict[str, Any]) -> list[list[str]]:
@@ -196,8 +197,7 @@ def render_markdown(title: str, subtitle: str, tables: Sequence[Table], examples
         parts.append("No errors.")
     for n, ex in enumerate(examples, 1):
         parts += [
-            f"### {n}. `{_md(ex['id'])}`: {ex['errors']} errors "
-            f"({ex['false_negatives']} missed, {ex['false_positives']} spurious)",
+            f"### {n}. `{_md(ex['id'])}`: {ex['false_negatives']} missed, {ex['false_positives']} spurious",
             f"> {_md(ex['text'])}",
             _md_table(["gold", "predicted"], _side_by_side(ex)),
         ]
@@ -252,7 +252,7 @@ def _highlight(text: str, spans: Sequence[dict[str, Any]]) -> str:
 
 def _relations_table(relations: Sequence[dict[str, Any]]) -> str:
     if not relations:
-        return "<p>—</p>"
+        return "<p>no relations</p>"
     rows = "".join(
         f'<tr class="{STATUS_CLASSES[r["status"]]}" title="{STATUS_NAMES[r["status"]]}">'
         f'<td>{html.escape(r["head"])}</td><td dir="ltr">{html.escape(r["label"])}</td>'
@@ -264,12 +264,12 @@ def _relations_table(relations: Sequence[dict[str, Any]]) -> str:
 
 def _html_example(n: int, ex: dict[str, Any]) -> str:
     sides = "".join(
-        f'<div><h4>{name}</h4><div class="text">{_highlight(ex["text"], ex[key]["spans"])}</div>'
+        f'<div><h4>{name}</h4><div class="text" dir="rtl">{_highlight(ex["text"], ex[key]["spans"])}</div>'
         f'{_relations_table(ex[key]["relations"])}</div>'
         for name, key in (("gold", "gold"), ("predicted", "pred"))
     )
-    return (f'<div class="example"><h3><span dir="ltr">{n}. {html.escape(ex["id"])}: {ex["errors"]} errors '
-            f'({ex["false_negatives"]} missed, {ex["false_positives"]} spurious)</span></h3>'
+    return (f'<div class="example"><h3><span dir="ltr">{n}. {html.escape(ex["id"])}: '
+            f'{ex["false_negatives"]} missed, {ex["false_positives"]} spurious</span></h3>'
             f'<div class="sides">{sides}</div></div>')
 
 

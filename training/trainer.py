@@ -96,9 +96,9 @@ class Trainer:
         if self.accelerator.is_main_process:
             logger.info("train: %d documents -> %d windows; dev %d, test %d documents", len(train_docs),
                         len(self.features), len(dev_docs), len(self.test_docs))
-            lost = stats.relations_split_by_windows
+            lost = stats.relations_lost
             if stats.misaligned_spans or lost or stats.relations_outside_candidates:
-                logger.warning("gold lost to model limits: %d misaligned spans, %d relations split by windows, "
+                logger.warning("gold lost to model limits: %d misaligned spans, %d relations lost with them or to windows, "
                                "%d relations beyond %d sentence(s) apart", stats.misaligned_spans, lost,
                                stats.relations_outside_candidates, m.relation_max_sentences)
             self.feature_stats = asdict(stats)

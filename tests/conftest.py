@@ -1,0 +1,65 @@
+"""Shared tiny fixtures: a few annotated Arabic documents, a tokenizer trained on them and a
+2-layer, 32-wide BERT, all built offline in seconds."""
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+SCHEMA_PATH = ROOT / "configs" / "schema" / "conflict.yaml"
+
+
+@pytest.fixture(scope="session")
+def schema():
+    from rasd.inference.schema import Schema
+
+    return Schema.from_yaml(SCHEMA_PATH)
+
+
+@pytest.fixture(scope="session")
+def tiny_docs():
+    from rasd.training.convert import read_markup
+
+    docs, problems = read_markup(DATA / "tiny.txt")
+    assert not problems, problems
+    return docs
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory, tiny_docs):
+    """A tokenizer trained on the tiny documents and a random 2-layer BERT saved as an HF directory."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from rasd.training.default_model import train_wordpiece
+
+    out = tmp_path_factory.mktemp("tiny-encoder")
+    tokenizer = train_wordpiece([d.text for d in tiny_docs] * 3, vocab_size=300, min_frequency=1)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=37, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
+    BertModel(config, add_pooling_layer=False).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+@pytest.fixture
+def tiny_model(tiny_encoder_dir, schema):
+    import torch
+
+    from rasd.inference.modeling import RasdModel
+
+    torch.manual_seed(0)
+    return RasdModel.from_encoder(tiny_encoder_dir, schema, max_length=32, window_stride=8)
+
+
+@pytest.fixture
+def tiny_tokenizer(tiny_encoder_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_encoder_dir)
