@@ -114,7 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics, paths = evaluate(args.data, args.out, model=args.model, pred=args.pred, schema=args.schema,
                               batch_size=args.batch_size)
     print(_score_line("eval", metrics))
-    print(f"report: {paths['report.html']}")
+    print(f"report: {paths['html']}")
     return 0
 
 

@@ -60,12 +60,15 @@ def split_dev(docs: list[Document], fraction: float) -> tuple[list[Document], li
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, resume: bool = False) -> None:
+    """``on_step(state)`` is called after every optimizer update (after any checkpoint of that update)."""
+
+    def __init__(self, config: TrainConfig, resume: bool = False, on_step=None) -> None:
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
         self.config = config
         self.resume = resume
+        self.on_step = on_step
         t = config.train
         self.accelerator = Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision)
         set_seed(t.seed)
@@ -200,6 +203,8 @@ class Trainer:
                                "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": round(rate, 1)})
                 if t.checkpoint_every and state.global_step % t.checkpoint_every == 0:
                     self._save_checkpoint(state)
+                if self.on_step:
+                    self.on_step(state)
                 if state.global_step >= self.total_updates:
                     done = True
                     break
@@ -280,6 +285,6 @@ class Trainer:
         return result
 
 
-def train(config: TrainConfig, resume: bool = False) -> dict:
+def train(config: TrainConfig, resume: bool = False, on_step=None) -> dict:
     """Run a training job; returns the best model's dev (and test) scores."""
-    return Trainer(config, resume=resume).train()
+    return Trainer(config, resume=resume, on_step=on_step).train()
