@@ -13,6 +13,7 @@ from .documents import Document, Relation, Span
 from .encoding import DocumentEncoder, EncodedDocument
 from .modeling import RasdModel
 from .schema import Schema
+from .text import split_words
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ class Extractor:
     def predict_documents(self, docs: Sequence[Document], batch_size: int = 16,
                           show_progress_bar: bool = False) -> list[Document]:
         """Spans and relations for each document (its gold annotations, if any, are ignored)."""
-        encoded = [self.encoder.encode(d.text) for d in docs]
+        # a document converted from CoNLL keeps its own tokens as words, so spans line up with its gold
+        encoded = [self.encoder.encode(d.text, split_words(d.text, d.meta["tokenization"])
+                                       if "tokenization" in d.meta else None) for d in docs]
         # every window of every document, longest first so padding stays small
         jobs = [(di, wi) for di, e in enumerate(encoded) for wi in range(len(e.windows))]
         jobs.sort(key=lambda j: -len(encoded[j[0]].windows[j[1]].input_ids))

@@ -88,7 +88,9 @@ def test_resume_without_checkpoint_is_a_clear_error(run_config):
 
 
 def test_every_shipped_config_parses():
-    for path in sorted((ROOT / "configs").glob("*.yaml")):
+    paths = sorted((ROOT / "configs").glob("*.yaml"))
+    assert len(paths) >= 6
+    for path in paths:
         load_config(TrainConfig, path)
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(TrainConfig, None, ["train.learning_rate=1"])

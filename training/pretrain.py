@@ -532,8 +532,8 @@ class Pretrainer:
             from tqdm.auto import tqdm
 
             progress = tqdm(total=t.max_steps, initial=state.global_step, desc="pretrain", unit="step")
-        # Masks depend on (seed, process, update), so a resumed run masks as the uninterrupted one would.
-        generator = torch.Generator().manual_seed(t.seed + 7919 * acc.process_index + 104729 * state.global_step)
+        generator = torch.Generator()
+        micro_step = state.global_step * t.grad_accum
         sequences = self._sequences(state)
         self.model.train()
         # Throughput counts training only: evaluations and checkpoints are timed and left out.
@@ -541,6 +541,9 @@ class Pretrainer:
         loss_sum, loss_count, train_loss = torch.zeros((), device=acc.device), 0, None
         while state.global_step < t.max_steps:
             batch = collate(list(islice(sequences, t.batch_size)), self.tokenizer.pad_token_id)
+            # Masks depend only on (seed, process, micro-batch), so a resumed run masks as the uninterrupted one.
+            generator.manual_seed(hash((t.seed, acc.process_index, micro_step)))
+            micro_step += 1
             inputs, labels = self._mask(batch, generator)
             with acc.accumulate(self.model):
                 loss = self.model(input_ids=inputs.to(acc.device), attention_mask=batch["attention_mask"].to(acc.device),

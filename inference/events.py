@@ -1,0 +1,480 @@
+"""Event records: one per event, not per mention, built from a document's triggers and relations.
+
+``EventBuilder(schema).build(doc)`` reads the spans and relations of a document (gold or
+predicted) and returns ACLED-style records:
+
+* **Merging.** Trigger mentions of one label in the same or the next sentence form one record
+  when they are compatible: they share an argument (the same role with the same folded text; a
+  place also matches a place that contains it through ``LOCATED_IN``), or one of them has no
+  argument at all, and nothing conflicts (different agents, unrelated places, or times that
+  resolve to disjoint days mean different events).
+* **Casualties.** A casualty mention (a trigger label that may head the ``QUANTITY`` link)
+  attaches to a violent mention (a trigger whose ACLED category is a political-violence type)
+  of the same sentence when the text says one results from the other: a result verb between
+  them (``هجوم … أسفر عن / أدى إلى / خلّف مقتل …``), or a cause word right before a later
+  violent trigger (``مقتل 5 مدنيين جراء / إثر / في / بـقصف …``). Only the nearest other trigger on
+  that side qualifies and the two must not conflict. Juxtaposition alone (``قصف … ومقتل …``) is
+  not enough: a sentence often lists separate incidents, and a wrong attachment loses an event,
+  while a missed one leaves a stand-alone casualty record. An attached casualty gives the record
+  its count (``fatalities``) and its victims (into ``targets``); other casualties stand alone.
+* **Counts.** The ``QUANTITY`` link of the casualty trigger, else of its victims (``TARGET``,
+  else ``AGENT``) summed, read by ``numbers.parse_count``; a dual noun (قتيلان، جنديان) counts 2.
+  Deaths go to ``fatalities`` (the low end of a range, as ACLED codes the stated minimum);
+  injuries (جرحى، إصابة) go to ``notes``. Distinct casualty mentions of one sentence add up;
+  mentions repeated in a later sentence restate the toll, so the largest sentence total wins.
+* **Dates.** The first ``TIME`` argument resolves against ``meta['date']``
+  (``dates.resolve_date``); without a report date only a time that carries its year resolves,
+  and the record keeps ``time_text`` with an empty ``date``. An event without a ``TIME``
+  argument gets no date: the publication date is not the event date.
+
+Role and link names (``AGENT`` … ``INSTRUMENT``, ``LOCATED_IN``, ``QUANTITY``) are those of the
+default schema and are used only when the schema defines them, so another schema yields records
+with those fields empty. Trigger labels are never named: they come from the schema.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+from .dates import DateRange, resolve_date
+from .documents import Document, Span
+from .numbers import Count, dual_count, parse_count
+from .schema import Schema
+from .text import normalize, split_sentences
+
+__all__ = ["CSV_COLUMNS", "EventBuilder", "EventRecord", "format_record"]
+
+# Roles and links of the default schema (configs/schema/conflict.yaml).
+AGENT, TARGET, LOCATION, ORIGIN, DESTINATION, TIME, INSTRUMENT = (
+    "AGENT", "TARGET", "LOCATION", "ORIGIN", "DESTINATION", "TIME", "INSTRUMENT")
+LOCATED_IN, QUANTITY = "LOCATED_IN", "QUANTITY"
+_PLACE_ROLES = (LOCATION, ORIGIN, DESTINATION)
+
+# ACLED's political-violence event types: triggers in these categories take the casualties they cause.
+VIOLENT_EVENT_TYPES = frozenset({"Battles", "Explosions/Remote violence", "Violence against civilians"})
+
+CSV_COLUMNS = (
+    "event_id", "doc_id", "event_type", "acled_event_type", "sub_event_type", "date", "date_end", "time_text",
+    "actor1", "actor2", "target", "location", "admin_chain", "fatalities", "count_qualifier", "trigger_text",
+    "mentions", "notes",
+)
+
+
+def _fold(text: str) -> str:
+    """Comparison form: no diacritics or tatweel, one alef, ASCII digits."""
+    return normalize(text).text.strip()
+
+
+def _folded_words(*forms: str) -> frozenset[str]:
+    return frozenset(_fold(f) for f in forms)
+
+
+# Words between a violent trigger and a later casualty that make the casualty its result.
+_RESULT_WORDS = _folded_words(
+    "أسفر", "أسفرت", "يسفر", "تسفر", "أدى", "أدت", "يؤدي", "تؤدي", "خلف", "خلّف", "خلفت", "خلّفت",
+    "أوقع", "أوقعت", "أودى", "أودت")
+# The word right before a violent trigger that follows a casualty and caused it.
+_CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "عقب", "بعد")
+# A casualty trigger that names injuries rather than deaths (جرح، جرحى، جريح، إصابة، أصيب، مصابين).
+_INJURY = re.compile("جرح|جريح|اصاب|اصيب|مصاب")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass
+class EventRecord:
+    """One event: its ACLED-style category, who, whom, where, when, how many, and the mentions it rests on."""
+
+    event_id: str
+    doc_id: str
+    event_type: str  # the trigger label
+    acled_event_type: str = ""
+    sub_event_type: str = ""
+    date: str = ""  # ISO; empty when the time is unknown or unresolved
+    date_end: str = ""  # ISO, equal to ``date`` for one day
+    time_text: str = ""
+    actors: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # also the victims of attached casualties
+    locations: list[str] = field(default_factory=list)
+    origin: list[str] = field(default_factory=list)
+    destination: list[str] = field(default_factory=list)
+    admin_chain: list[str] = field(default_factory=list)  # the place, then each LOCATED_IN parent
+    fatalities: int | None = None  # deaths, the low end of ``count_low``..``count_high``
+    count_low: int | None = None
+    count_high: int | None = None
+    count_qualifier: str | None = None  # approximately, more_than, at_least, ...
+    instruments: list[str] = field(default_factory=list)
+    trigger_text: str = ""
+    mentions: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, label, score
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_csv_row(self) -> dict[str, str]:
+        """The record as the CONTRACTS CSV columns, lists joined with ``; ``."""
+        join = "; ".join
+        row = {
+            "event_id": self.event_id,
+            "doc_id": self.doc_id,
+            "event_type": self.event_type,
+            "acled_event_type": self.acled_event_type,
+            "sub_event_type": self.sub_event_type,
+            "date": self.date,
+            "date_end": self.date_end,
+            "time_text": self.time_text,
+            "actor1": self.actors[0] if self.actors else "",
+            "actor2": join(self.actors[1:]),
+            "target": join(self.targets),
+            # ACLED locates a movement where it starts when nothing else is said
+            "location": join(self.locations or self.origin or self.destination),
+            "admin_chain": " > ".join(self.admin_chain),
+            "fatalities": "" if self.fatalities is None else str(self.fatalities),
+            "count_qualifier": self.count_qualifier or "",
+            "trigger_text": self.trigger_text,
+            "mentions": join(f"{m['text']} [{m['start']}:{m['end']}]" for m in self.mentions),
+            "notes": join(self.notes),
+        }
+        return row
+
+
+def format_record(record: EventRecord) -> str:
+    """A short readable block for a terminal: one field per line, empty fields left out."""
+    category = " / ".join(x for x in (record.acled_event_type, record.sub_event_type) if x)
+    lines = [f"{record.event_id}  {record.event_type}" + (f"  ({category})" if category else "")]
+    date = record.date if record.date == record.date_end or not record.date_end else f"{record.date} .. {record.date_end}"
+    fatalities = None
+    if record.fatalities is not None:
+        fatalities = _format_count(Count(record.count_low, record.count_high, record.count_qualifier))
+    fields = [
+        ("trigger", record.trigger_text + (f"  ({len(record.mentions)} mentions)" if len(record.mentions) > 1 else "")),
+        ("date", " ".join(x for x in (date, f"({record.time_text})" if record.time_text else "") if x)),
+        ("actors", "; ".join(record.actors)),
+        ("targets", "; ".join(record.targets)),
+        ("location", "; ".join(record.locations)),
+        ("admin chain", " > ".join(record.admin_chain) if len(record.admin_chain) > 1 else ""),
+        ("origin", "; ".join(record.origin)),
+        ("destination", "; ".join(record.destination)),
+        ("instruments", "; ".join(record.instruments)),
+        ("fatalities", fatalities),
+        ("notes", "; ".join(n for n in record.notes if not n.startswith(("origin:", "destination:", "instruments:")))),
+    ]
+    lines += [f"  {name:<13}{value}" for name, value in fields if value]
+    return "\n".join(lines)
+
+
+def _format_count(count: Count) -> str:
+    text = str(count.low) if count.low == count.high else f"{count.low}-{count.high}"
+    return text + (f" ({count.qualifier.replace('_', ' ')})" if count.qualifier else "")
+
+
+@dataclass
+class _Mention:
+    span: Span
+    sentence: int
+    args: dict[str, list[Span]]  # role -> tails, in relation order
+
+
+@dataclass
+class _Draft:
+    """A record under construction: same-label mentions, and the casualties attached to them."""
+
+    label: str
+    mentions: list[_Mention]
+    casualties: list[_Mention] = field(default_factory=list)
+
+    @property
+    def args(self) -> dict[str, list[Span]]:
+        out: dict[str, list[Span]] = {}
+        for m in self.mentions:
+            for role, tails in m.args.items():
+                out.setdefault(role, []).extend(tails)
+        return out
+
+
+class EventBuilder:
+    """Turns a document's spans and relations into ``EventRecord``s, in the order of their first mention.
+
+    ``casualty_labels`` (default: trigger labels that may head ``QUANTITY``) and ``violent_labels``
+    (default: other triggers whose ACLED event type is in ``VIOLENT_EVENT_TYPES``) override what the
+    schema implies.
+    """
+
+    def __init__(self, schema: Schema, casualty_labels: Iterable[str] | None = None,
+                 violent_labels: Iterable[str] | None = None) -> None:
+        self.schema = schema
+        self.roles = frozenset(schema.roles)
+        self.located_in = LOCATED_IN if LOCATED_IN in schema.links else None
+        self.quantity = QUANTITY if QUANTITY in schema.links else None
+        if casualty_labels is None:
+            heads = schema.links[QUANTITY].heads if self.quantity else ()
+            casualty_labels = [label for label in heads if schema.is_trigger(label)]
+        self.casualty_labels = frozenset(casualty_labels)
+        if violent_labels is None:
+            violent_labels = [label for label in schema.triggers
+                              if schema.event_categories.get(label, ("",))[0] in VIOLENT_EVENT_TYPES]
+        self.violent_labels = frozenset(violent_labels) - self.casualty_labels
+
+    def build(self, doc: Document) -> list[EventRecord]:
+        return _DocumentEvents(self, doc).records()
+
+
+class _DocumentEvents:
+    """The per-document state of ``EventBuilder.build``: argument, link and sentence lookups."""
+
+    def __init__(self, builder: EventBuilder, doc: Document) -> None:
+        self.b = builder
+        self.doc = doc
+        self.report_date = (doc.meta or {}).get("date")
+        self.sentence_starts = [start for start, _ in split_sentences(doc.text)]
+        self.args: dict[tuple, dict[str, list[Span]]] = {}
+        self.parent: dict[tuple, Span] = {}  # place -> the place containing it
+        self.parent_by_text: dict[str, Span] = {}  # the same, for another mention of the place's name
+        self.count_of: dict[tuple, Span] = {}  # counted span -> its NUM
+        best_parent: dict[tuple, float] = {}
+        heads: dict[tuple, Span] = {}
+        for rel in doc.relations:
+            head, tail = rel.head.key, rel.tail
+            if rel.label in builder.roles and builder.schema.is_trigger(rel.head.label):
+                tails = self.args.setdefault(head, {}).setdefault(rel.label, [])
+                if tail.key not in {t.key for t in tails}:
+                    tails.append(tail)
+            elif rel.label == builder.located_in:
+                score = 1.0 if rel.score is None else rel.score
+                if score > best_parent.get(head, -1.0):
+                    best_parent[head] = score
+                    self.parent[head] = tail
+                    heads[head] = rel.head
+            elif rel.label == builder.quantity:
+                self.count_of.setdefault(head, tail)
+        for key, span in sorted(heads.items(), key=lambda kv: kv[1].start):
+            self.parent_by_text.setdefault(self.fold(span), self.parent[key])
+        self._chains: dict[tuple, list[Span]] = {}
+        self._dates: dict[tuple, DateRange | None] = {}
+
+    # ------------------------------------------------------------------ lookups
+    def text(self, span: Span) -> str:
+        return self.doc.text[span.start:span.end]
+
+    def fold(self, span: Span) -> str:
+        return _fold(self.text(span))
+
+    def sentence(self, span: Span) -> int:
+        return max(bisect.bisect_right(self.sentence_starts, span.start) - 1, 0)
+
+    def chain(self, place: Span) -> list[Span]:
+        """``place`` and the places containing it, following LOCATED_IN (cycles cut)."""
+        if place.key not in self._chains:
+            out, seen, current = [place], {self.fold(place)}, place
+            while True:
+                parent = self.parent.get(current.key) or self.parent_by_text.get(self.fold(current))
+                if parent is None or self.fold(parent) in seen:
+                    break
+                out.append(parent)
+                seen.add(self.fold(parent))
+                current = parent
+            self._chains[place.key] = out
+        return self._chains[place.key]
+
+    def resolve(self, span: Span) -> DateRange | None:
+        if span.key not in self._dates:
+            self._dates[span.key] = resolve_date(self.text(span), self.report_date)
+        return self._dates[span.key]
+
+    # ------------------------------------------------------------------ records
+    def records(self) -> list[EventRecord]:
+        triggers = sorted((s for s in self.doc.spans if self.b.schema.is_trigger(s.label)), key=lambda s: s.start)
+        mentions = [_Mention(s, self.sentence(s), self.args.get(s.key, {})) for s in triggers]
+        attached = self.attach_casualties(mentions)
+        drafts = self.merge([m for k, m in enumerate(mentions) if k not in attached])
+        home = {id(m): d for d in drafts for m in d.mentions}
+        for k, target in attached.items():
+            home[id(mentions[target])].casualties.append(mentions[k])
+        drafts.sort(key=lambda d: d.mentions[0].span.start)
+        return [self.record(d, n) for n, d in enumerate(drafts, 1)]
+
+    def attach_casualties(self, mentions: list[_Mention]) -> dict[int, int]:
+        """Index of each attached casualty mention -> index of the violent mention it results from."""
+        out = {}
+        for k, m in enumerate(mentions):
+            if m.span.label not in self.b.casualty_labels:
+                continue
+            before = self.nearest(mentions, k, -1)
+            if before is not None and self.results_from(mentions[before], m):
+                out[k] = before
+                continue
+            after = self.nearest(mentions, k, +1)
+            if after is not None and self.caused_by(m, mentions[after]):
+                out[k] = after
+        return out
+
+    def nearest(self, mentions: list[_Mention], k: int, step: int) -> int | None:
+        """The nearest non-casualty mention from ``k`` in direction ``step``, if violent and in the same sentence."""
+        j = k + step
+        while 0 <= j < len(mentions) and mentions[j].span.label in self.b.casualty_labels:
+            j += step
+        if not 0 <= j < len(mentions) or mentions[j].sentence != mentions[k].sentence:
+            return None
+        violent = mentions[j].span.label in self.b.violent_labels
+        return j if violent and not self.conflict(mentions[j].args, mentions[k].args) else None
+
+    def results_from(self, violent: _Mention, casualty: _Mention) -> bool:
+        words = _WORD.findall(_fold(self.doc.text[violent.span.end:casualty.span.start]))
+        return any(w in _RESULT_WORDS or (w[:1] in "وف" and w[1:] in _RESULT_WORDS) for w in words)
+
+    def caused_by(self, casualty: _Mention, violent: _Mention) -> bool:
+        words = _WORD.findall(_fold(self.doc.text[casualty.span.end:violent.span.start]))
+        trigger = self.fold(violent.span)
+        # بقصف، بغارة: the cause preposition is a clitic of the trigger itself
+        return bool(words and words[-1] in _CAUSE_WORDS) or (trigger.startswith("ب") and len(trigger) > 3)
+
+    def merge(self, mentions: list[_Mention]) -> list[_Draft]:
+        drafts: list[_Draft] = []
+        active: dict[str, list[_Draft]] = {}  # per label, drafts whose last mention may still be joined
+        for m in mentions:
+            open_drafts = [d for d in active.get(m.span.label, []) if m.sentence - d.mentions[-1].sentence <= 1]
+            joined = next((d for d in reversed(open_drafts) if self.compatible(d.args, m.args)), None)
+            if joined is None:
+                joined = _Draft(m.span.label, [])
+                drafts.append(joined)
+                open_drafts.append(joined)
+            joined.mentions.append(m)
+            active[m.span.label] = open_drafts
+        return drafts
+
+    def compatible(self, a: dict[str, list[Span]], b: dict[str, list[Span]]) -> bool:
+        if self.conflict(a, b):
+            return False
+        if not any(a.values()) or not any(b.values()):
+            return True
+        return any(self.same(role, x, y) for role in a.keys() & b.keys() for x in a[role] for y in b[role])
+
+    def conflict(self, a: dict[str, list[Span]], b: dict[str, list[Span]]) -> bool:
+        """Different agents, unrelated places, or times on disjoint days: not the same event."""
+        for role in (AGENT, *_PLACE_ROLES):
+            if a.get(role) and b.get(role) and not any(self.same(role, x, y) for x in a[role] for y in b[role]):
+                return True
+        times_a = [r for r in map(self.resolve, a.get(TIME, [])) if r]
+        times_b = [r for r in map(self.resolve, b.get(TIME, [])) if r]
+        return bool(times_a and times_b) and not any(
+            x.start <= y.end and y.start <= x.end for x in times_a for y in times_b)
+
+    def same(self, role: str, x: Span, y: Span) -> bool:
+        if x.key == y.key or self.fold(x) == self.fold(y):
+            return True
+        if role in _PLACE_ROLES:  # a town and the governorate it lies in describe one event's place
+            return self.fold(x) in {self.fold(p) for p in self.chain(y)} or \
+                self.fold(y) in {self.fold(p) for p in self.chain(x)}
+        return False
+
+    # ------------------------------------------------------------------ one record
+    def record(self, draft: _Draft, number: int) -> EventRecord:
+        schema, first = self.b.schema, draft.mentions[0]
+        own = draft.args
+        extra: dict[str, list[Span]] = {}  # arguments of the attached casualties
+        for c in draft.casualties:
+            for role, tails in c.args.items():
+                extra.setdefault(role, []).extend(tails)
+
+        def texts(spans: Iterable[Span]) -> list[str]:
+            out: dict[str, str] = {}
+            for s in spans:
+                out.setdefault(self.fold(s), self.text(s))
+            return list(out.values())
+
+        def own_or_extra(role: str) -> list[Span]:
+            return own.get(role) or extra.get(role, [])
+
+        is_casualty = draft.label in self.b.casualty_labels
+        victims = own.get(TARGET, []) + extra.get(TARGET, [])
+        civilian = any(v.label in schema.civilian_labels for v in victims)
+        category = (schema.civilian_categories.get(draft.label) if civilian else None) \
+            or schema.event_categories.get(draft.label) or ("", "")
+        places = own_or_extra(LOCATION)
+        origin, destination = own.get(ORIGIN, []), own.get(DESTINATION, [])
+        anchor = (places or origin or destination or [None])[0]
+        times = own_or_extra(TIME)
+        time_text = self.text(times[0]) if times else ""
+        dates = self.resolve(times[0]) if times else None
+
+        record = EventRecord(
+            event_id=f"{self.doc.id}-e{number}",
+            doc_id=self.doc.id,
+            event_type=draft.label,
+            acled_event_type=category[0],
+            sub_event_type=category[1],
+            date=dates.start.isoformat() if dates else "",
+            date_end=dates.end.isoformat() if dates else "",
+            time_text=time_text,
+            actors=texts(own.get(AGENT, [])),
+            targets=texts(victims),
+            locations=texts(places),
+            origin=texts(origin),
+            destination=texts(destination),
+            admin_chain=[self.text(p) for p in self.chain(anchor)] if anchor else [],
+            instruments=texts(own.get(INSTRUMENT, []) + extra.get(INSTRUMENT, [])),
+            trigger_text=self.text(first.span),
+            mentions=[self.mention(m) for m in sorted(draft.mentions + draft.casualties, key=lambda m: m.span.start)],
+        )
+        casualties = draft.mentions + draft.casualties if is_casualty else draft.casualties
+        deaths = self.toll([c for c in casualties if not _INJURY.search(self.fold(c.span))])
+        injured = self.toll([c for c in casualties if _INJURY.search(self.fold(c.span))])
+        if deaths:
+            record.fatalities, record.count_low, record.count_high = deaths.low, deaths.low, deaths.high
+            record.count_qualifier = deaths.qualifier
+        if injured:
+            record.notes.append(f"injured: {_format_count(injured)}")
+        if not is_casualty:
+            record.notes += self.participant_counts(own.get(AGENT, []) + own.get(TARGET, []))
+        for name, values in (("origin", record.origin), ("destination", record.destination),
+                             ("instruments", record.instruments)):
+            if values:
+                record.notes.append(f"{name}: {', '.join(values)}")
+        return record
+
+    def mention(self, m: _Mention) -> dict[str, Any]:
+        score = None if m.span.score is None else round(float(m.span.score), 4)
+        return {"start": m.span.start, "end": m.span.end, "text": self.text(m.span), "label": m.span.label,
+                "score": score}
+
+    def toll(self, casualties: list[_Mention]) -> Count | None:
+        """The count of a record's casualty mentions: summed within a sentence, the largest sentence total."""
+        per_sentence: dict[int, dict[tuple, Count]] = {}
+        for c in casualties:
+            for source, count in self.casualty_counts(c):
+                per_sentence.setdefault(c.sentence, {}).setdefault(source, count)
+        totals = [_sum(list(counts.values())) for counts in per_sentence.values() if counts]
+        return max(totals, key=lambda c: (c.low, c.high)) if totals else None
+
+    def casualty_counts(self, c: _Mention) -> list[tuple[tuple, Count]]:
+        """``(source span, count)`` of one casualty: its own NUM or dual, else its victims' (TARGET, else AGENT)."""
+        own = self.count(c.span)
+        if own:
+            return [own]
+        victims = c.args.get(TARGET) or c.args.get(AGENT) or []
+        return [found for found in map(self.count, victims) if found]
+
+    def count(self, span: Span, dual: bool = True) -> tuple[tuple, Count] | None:
+        """``(source span, count)`` from the span's QUANTITY link, else (with ``dual``) a dual noun."""
+        num = self.count_of.get(span.key)
+        parsed = parse_count(self.text(num)) if num is not None else None
+        if parsed:
+            return num.key, parsed
+        two = dual_count(self.text(span)) if dual else None
+        return (span.key, Count(two, two)) if two else None
+
+    def participant_counts(self, spans: list[Span]) -> list[str]:
+        """Notes on how many acted or were acted on (QUANTITY links only: a name such as البحرين looks dual)."""
+        notes, seen = [], set()
+        for s in spans:
+            found = self.count(s, dual=False)
+            if found and self.fold(s) not in seen:
+                seen.add(self.fold(s))
+                notes.append(f"count of {self.text(s)}: {_format_count(found[1])}")
+        return notes
+
+
+def _sum(counts: list[Count]) -> Count:
+    qualifier = next((c.qualifier for c in counts if c.qualifier), None)
+    return Count(sum(c.low for c in counts), sum(c.high for c in counts), qualifier)
