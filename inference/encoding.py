@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
 
 from .alignment import Window, make_windows
 from .text import NormalizationOptions, normalize_word, sentence_ids, split_sentences, split_words
@@ -13,6 +16,11 @@ class EncodedWindow:
     input_ids: list[int]
     word_start: list[int]  # per window word: position of its first subtoken in input_ids
     word_end: list[int]  # per window word: position of its last subtoken
+
+    def core_positions(self) -> tuple[slice, list[int]]:
+        """The document words this window answers for, and the positions of their first subtokens."""
+        w = self.window
+        return slice(w.core_first, w.core_last), self.word_start[w.core_first - w.first:w.core_last - w.first]
 
 
 @dataclass
@@ -38,6 +46,13 @@ class DocumentEncoder:
         self.unk_id = tokenizer.unk_token_id
         self.specials = (self.cls_id is not None) + (self.sep_id is not None)
 
+    def encode_document(self, doc) -> EncodedDocument:
+        """Encode a ``Document``; one converted from CoNLL (``meta['tokenization']``) keeps its own
+        tokens as words, so predicted spans line up with its gold."""
+        meta = doc.meta or {}
+        words = split_words(doc.text, meta["tokenization"]) if "tokenization" in meta else None
+        return self.encode(doc.text, words)
+
     def encode(self, text: str, words: list[tuple[int, int]] | None = None) -> EncodedDocument:
         if words is None:
             words = split_words(text, self.word_splitter)
@@ -62,3 +77,24 @@ class DocumentEncoder:
                 ids.append(self.sep_id)
             windows.append(EncodedWindow(w, ids, starts, ends))
         return EncodedDocument(words, sentences, windows)
+
+
+def window_batches(encoded: Sequence[EncodedDocument], batch_size: int) -> list[list[tuple[int, int]]]:
+    """``(document, window)`` pairs in batches of ``batch_size``, longest windows first, so a
+    batch holds windows of similar length and padding stays small."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, not {batch_size}")
+    jobs = [(di, wi) for di, e in enumerate(encoded) for wi in range(len(e.windows))]
+    jobs.sort(key=lambda j: -len(encoded[j[0]].windows[j[1]].input_ids))
+    return [jobs[b:b + batch_size] for b in range(0, len(jobs), batch_size)]
+
+
+def pad_windows(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """``input_ids`` and ``attention_mask`` (int64, ``[rows, longest]``) of a batch of windows."""
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = r
+        mask[i, :len(r)] = 1
+    return ids, mask

@@ -9,10 +9,11 @@ predicted) and returns ACLED-style records:
   argument at all, and nothing conflicts (different agents, unrelated places, or times that
   resolve to disjoint days mean different events).
 * **Casualties.** A casualty mention (a trigger label that may head the ``QUANTITY`` link)
-  attaches to a violent mention (a trigger whose ACLED category is a political-violence type)
-  of the same sentence when the text says one results from the other: a result verb between
-  them (``هجوم … أسفر عن / أدى إلى / خلّف مقتل …``), or a cause word right before a later
-  violent trigger (``مقتل 5 مدنيين جراء / إثر / في / بـقصف …``). Only the nearest other trigger on
+  attaches to a violent mention (a trigger whose ACLED category is a political-violence type:
+  ATTACK, BOMBARD and CAPTURE in the default schema) of the same sentence when the text says
+  one results from the other: a result verb between them or right before the attack
+  (``هجوم … أسفر عن / أدى إلى / خلّف مقتل …``, ``أسفر القصف عن مقتل …``), or a cause word right
+  before a later violent trigger (``مقتل 5 مدنيين جراء / إثر / في / بـقصف …``). Only the nearest other trigger on
   that side qualifies and the two must not conflict. Juxtaposition alone (``قصف … ومقتل …``) is
   not enough: a sentence often lists separate incidents, and a wrong attachment loses an event,
   while a missed one leaves a stand-alone casualty record. An attached casualty gives the record
@@ -36,7 +37,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .dates import DateRange, resolve_date
 from .documents import Document, Span
@@ -107,7 +108,7 @@ class EventRecord:
     instruments: list[str] = field(default_factory=list)
     trigger_text: str = ""
     mentions: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, label, score
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # injuries, how many took part
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +135,10 @@ class EventRecord:
             "count_qualifier": self.count_qualifier or "",
             "trigger_text": self.trigger_text,
             "mentions": join(f"{m['text']} [{m['start']}:{m['end']}]" for m in self.mentions),
-            "notes": join(self.notes),
+            # the CSV has no column for these, so they join the notes
+            "notes": join(self.notes + [f"{name}: {', '.join(values)}" for name, values in (
+                ("origin", self.origin), ("destination", self.destination), ("instruments", self.instruments))
+                if values]),
         }
         return row
 
@@ -143,7 +147,7 @@ def format_record(record: EventRecord) -> str:
     """A short readable block for a terminal: one field per line, empty fields left out."""
     category = " / ".join(x for x in (record.acled_event_type, record.sub_event_type) if x)
     lines = [f"{record.event_id}  {record.event_type}" + (f"  ({category})" if category else "")]
-    date = record.date if record.date == record.date_end or not record.date_end else f"{record.date} .. {record.date_end}"
+    date = record.date if record.date_end in ("", record.date) else f"{record.date} .. {record.date_end}"
     fatalities = None
     if record.fatalities is not None:
         fatalities = _format_count(Count(record.count_low, record.count_high, record.count_qualifier))
@@ -158,7 +162,7 @@ def format_record(record: EventRecord) -> str:
         ("destination", "; ".join(record.destination)),
         ("instruments", "; ".join(record.instruments)),
         ("fatalities", fatalities),
-        ("notes", "; ".join(n for n in record.notes if not n.startswith(("origin:", "destination:", "instruments:")))),
+        ("notes", "; ".join(record.notes)),
     ]
     lines += [f"  {name:<13}{value}" for name, value in fields if value]
     return "\n".join(lines)
@@ -181,16 +185,19 @@ class _Draft:
     """A record under construction: same-label mentions, and the casualties attached to them."""
 
     label: str
-    mentions: list[_Mention]
+    mentions: list[_Mention] = field(default_factory=list)
     casualties: list[_Mention] = field(default_factory=list)
+    # the mentions' arguments, one span per distinct folded text, so comparisons stay cheap
+    args: dict[str, list[Span]] = field(default_factory=dict)
+    _seen: set[tuple[str, str]] = field(default_factory=set)
 
-    @property
-    def args(self) -> dict[str, list[Span]]:
-        out: dict[str, list[Span]] = {}
-        for m in self.mentions:
-            for role, tails in m.args.items():
-                out.setdefault(role, []).extend(tails)
-        return out
+    def add(self, mention: _Mention, fold: Callable[[Span], str]) -> None:
+        self.mentions.append(mention)
+        for role, tails in mention.args.items():
+            for tail in tails:
+                if (role, fold(tail)) not in self._seen:
+                    self._seen.add((role, fold(tail)))
+                    self.args.setdefault(role, []).append(tail)
 
 
 class EventBuilder:
@@ -227,7 +234,8 @@ class _DocumentEvents:
         self.b = builder
         self.doc = doc
         self.report_date = (doc.meta or {}).get("date")
-        self.sentence_starts = [start for start, _ in split_sentences(doc.text)]
+        self._folded: dict[tuple, str] = {}
+        self.sentence_starts = [start for start, _ in split_sentences(doc.text)] or [0]
         self.args: dict[tuple, dict[str, list[Span]]] = {}
         self.parent: dict[tuple, Span] = {}  # place -> the place containing it
         self.parent_by_text: dict[str, Span] = {}  # the same, for another mention of the place's name
@@ -251,14 +259,16 @@ class _DocumentEvents:
         for key, span in sorted(heads.items(), key=lambda kv: kv[1].start):
             self.parent_by_text.setdefault(self.fold(span), self.parent[key])
         self._chains: dict[tuple, list[Span]] = {}
-        self._dates: dict[tuple, DateRange | None] = {}
+        self._dates: dict[str, DateRange | None] = {}
 
     # ------------------------------------------------------------------ lookups
     def text(self, span: Span) -> str:
         return self.doc.text[span.start:span.end]
 
     def fold(self, span: Span) -> str:
-        return _fold(self.text(span))
+        if span.key not in self._folded:
+            self._folded[span.key] = _fold(self.text(span))
+        return self._folded[span.key]
 
     def sentence(self, span: Span) -> int:
         return max(bisect.bisect_right(self.sentence_starts, span.start) - 1, 0)
@@ -278,9 +288,10 @@ class _DocumentEvents:
         return self._chains[place.key]
 
     def resolve(self, span: Span) -> DateRange | None:
-        if span.key not in self._dates:
-            self._dates[span.key] = resolve_date(self.text(span), self.report_date)
-        return self._dates[span.key]
+        text = self.text(span)
+        if text not in self._dates:
+            self._dates[text] = resolve_date(text, self.report_date)
+        return self._dates[text]
 
     # ------------------------------------------------------------------ records
     def records(self) -> list[EventRecord]:
@@ -320,8 +331,10 @@ class _DocumentEvents:
         return j if violent and not self.conflict(mentions[j].args, mentions[k].args) else None
 
     def results_from(self, violent: _Mention, casualty: _Mention) -> bool:
-        words = _WORD.findall(_fold(self.doc.text[violent.span.end:casualty.span.start]))
-        return any(w in _RESULT_WORDS or (w[:1] in "وف" and w[1:] in _RESULT_WORDS) for w in words)
+        """A result verb between the two (هجوم أسفر عن مقتل) or right before the attack (أسفر الهجوم عن مقتل)."""
+        between = _WORD.findall(_fold(self.doc.text[violent.span.end:casualty.span.start]))
+        before = _WORD.findall(_fold(self.doc.text[self.sentence_starts[violent.sentence]:violent.span.start]))
+        return any(_is_result_word(w) for w in between + before[-1:])
 
     def caused_by(self, casualty: _Mention, violent: _Mention) -> bool:
         words = _WORD.findall(_fold(self.doc.text[casualty.span.end:violent.span.start]))
@@ -336,10 +349,10 @@ class _DocumentEvents:
             open_drafts = [d for d in active.get(m.span.label, []) if m.sentence - d.mentions[-1].sentence <= 1]
             joined = next((d for d in reversed(open_drafts) if self.compatible(d.args, m.args)), None)
             if joined is None:
-                joined = _Draft(m.span.label, [])
+                joined = _Draft(m.span.label)
                 drafts.append(joined)
                 open_drafts.append(joined)
-            joined.mentions.append(m)
+            joined.add(m, self.fold)
             active[m.span.label] = open_drafts
         return drafts
 
@@ -427,10 +440,6 @@ class _DocumentEvents:
             record.notes.append(f"injured: {_format_count(injured)}")
         if not is_casualty:
             record.notes += self.participant_counts(own.get(AGENT, []) + own.get(TARGET, []))
-        for name, values in (("origin", record.origin), ("destination", record.destination),
-                             ("instruments", record.instruments)):
-            if values:
-                record.notes.append(f"{name}: {', '.join(values)}")
         return record
 
     def mention(self, m: _Mention) -> dict[str, Any]:
@@ -473,6 +482,10 @@ class _DocumentEvents:
                 seen.add(self.fold(s))
                 notes.append(f"count of {self.text(s)}: {_format_count(found[1])}")
         return notes
+
+
+def _is_result_word(word: str) -> bool:
+    return word in _RESULT_WORDS or (word[:1] in "وف" and word[1:] in _RESULT_WORDS)
 
 
 def _sum(counts: list[Count]) -> Count:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -134,11 +133,12 @@ def read_inputs(inputs: Sequence[str] | str, lines: bool = False, report: Report
         for doc in docs:
             # `rasd validate` rejects repeated ids, so a repeat is renamed, not dropped
             if doc.id in seen:
-                seen[doc.id] += 1
-                new_id = f"{doc.id}~{seen[doc.id]}"
-                warn(f"{source}: warning: repeated document id {doc.id!r} renamed {new_id!r}")
-                doc.id = new_id
-            seen.setdefault(doc.id, 1)
+                base = doc.id
+                while doc.id in seen:
+                    seen[base] += 1
+                    doc.id = f"{base}~{seen[base]}"
+                warn(f"{source}: warning: repeated document id {base!r} renamed {doc.id!r}")
+            seen[doc.id] = 1
             yield doc
 
 

@@ -73,3 +73,18 @@ def test_corpus_passes_the_shared_variety_check():
     assert CORPUS_CHECK.exists(), f"{CORPUS_CHECK} is missing: CI runs with ../shared beside the repo"
     proc = subprocess.run([sys.executable, str(CORPUS_CHECK), *map(str, FILES)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_agreement_figures_match_the_card(splits, schema):
+    from rasd.training.convert import read_markup
+    from rasd.training.corpus import agreement
+
+    second, problems = read_markup(CORPUS / "agreement" / "second-annotator.txt")
+    assert not problems and len(second) == 20
+    first = {d.id: d for docs in splits.values() for d in docs}
+    assert all(first[d.id].text == d.text for d in second)  # the second annotator saw the same text
+    scores = agreement(list(first.values()), second, schema)
+    card = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    for key, row in (("spans", "spans (offsets + label)"), ("triggers", "triggers (offsets + label)"),
+                     ("arguments", "arguments (trigger + argument offsets + role)"), ("relations", "relations (arguments and links)")):
+        assert f"| {row} | {scores[key]:.3f} |" in card, key

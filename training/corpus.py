@@ -110,3 +110,23 @@ def counts_table(counts: dict[str, dict], schema: Schema) -> str:
         for label in labels:
             lines.append(f"| {group[:-1]} `{label}` | " + " | ".join(str(counts[c][group].get(label, 0)) for c in cols) + " |")
     return "\n".join(lines)
+
+
+def agreement(first: Sequence[Document], second: Sequence[Document], schema: Schema) -> dict[str, float]:
+    """Span and relation agreement F1 of a blind second annotation against the first (same ids)."""
+    from .metrics import score_documents
+
+    by_id = {d.id: d for d in first}
+    missing = [d.id for d in second if d.id not in by_id]
+    if missing:
+        raise CorpusError(f"second annotation has documents the corpus lacks: {missing}")
+    m = score_documents([by_id[d.id] for d in second], list(second), schema)
+    return {
+        "documents": len(second),
+        "spans": m["spans"]["micro"]["f1"],
+        "entities": m["entities"]["micro"]["f1"],
+        "triggers": m["triggers"]["classification"]["f1"],
+        "arguments": m["arguments"]["classification"]["f1"],
+        "links": m["links"]["micro"]["f1"],
+        "relations": m["relations"]["micro"]["f1"],
+    }

@@ -18,7 +18,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import lru_cache, partial
 from itertools import islice
 from typing import Iterable, Iterator
 
@@ -348,10 +348,14 @@ class SequencePacker:
         self._start()
 
 
+# Word frequencies are Zipfian: remembering the normal form of frequent words makes it nearly free.
+_normal_form = lru_cache(maxsize=1 << 18)(normalize_word)
+
+
 def pack_documents(batch: dict[str, list], tokenizer, seq_length: int,
                    options: NormalizationOptions) -> dict[str, list[list[int]]]:
     """``datasets.map`` function (batched): documents -> packed sequences of whole words."""
-    docs = [[normalize_word(text[s:e], options) for s, e in split_words(text)] for text in batch["text"] if text]
+    docs = [[_normal_form(text[s:e], options) for s, e in split_words(text)] for text in batch["text"] if text]
     docs = [words for words in docs if words]
     packer = SequencePacker(seq_length, tokenizer.cls_token_id, tokenizer.sep_token_id)
     if docs:
