@@ -170,6 +170,11 @@ class Schema:
         """Relation labels the type rules allow from a span of ``head_label`` to one of ``tail_label``."""
         return self._allowed.get((head_label, tail_label), ())
 
+    @cached_property
+    def relatable_matrix(self) -> tuple[tuple[bool, ...], ...]:
+        """``[head][tail]`` over ``span_labels``: whether any relation may join the two labels."""
+        return tuple(tuple(self.can_relate(h, t) for t in self.span_labels) for h in self.span_labels)
+
     def can_relate(self, head_label: str, tail_label: str) -> bool:
         return (head_label, tail_label) in self._allowed
 

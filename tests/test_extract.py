@@ -132,7 +132,7 @@ def test_cli_extract_skips_a_malformed_line_and_writes_valid_jsonl_and_csv(tmp_p
     assert main(["extract", "--model", model_dir, "-q", str(inp), "-o", str(out_jsonl)]) == 0
     captured = capsys.readouterr()
     assert f"{inp}:2:" in captured.err
-    stats = json.loads(captured.out.strip().splitlines()[-1])
+    stats = json.loads(captured.err.strip().splitlines()[-1])  # the summary goes to stderr
     assert stats["documents"] == 2 and len(stats["errors"]) == 1 and stats["output"] == str(out_jsonl)
     written = [json.loads(line) for line in out_jsonl.read_text(encoding="utf-8").splitlines()]
     assert [d["id"] for d in written] == ["n1", "in-3"]

@@ -121,9 +121,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     from rasd.inference.io import run_extraction
 
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
                            show_progress_bar=not args.quiet, print_records=args.print)
-    print(json.dumps(stats, ensure_ascii=False))
+    # stdout may be the JSONL output itself, so the summary goes to stderr
+    print(json.dumps(stats, ensure_ascii=False), file=sys.stderr)
     return 1 if stats.get("documents", 0) == 0 and stats.get("errors") else 0
 
 
