@@ -3,6 +3,7 @@ itself (loss, resume, added vocabulary) and loading the result as a ``rasd train
 import gzip
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -99,6 +100,15 @@ def test_mask_tokens_corrupts_whole_words_and_labels_only_them():
     assert 0.65 < share < 0.95  # about 80% of the chosen words
 
 
+def test_token_masking_chooses_an_exact_share_of_real_tokens():
+    word_ids = torch.tensor([[-1, 0, 0, 1, 1, 1, 2, -1, -1, -1]])
+    for seed in range(10):
+        _, labels = mask_tokens(torch.arange(10)[None], word_ids, 4, 99, probability=0.5,
+                                generator=torch.Generator().manual_seed(seed), whole_word=False)
+        chosen = labels != -100
+        assert int(chosen.sum()) == 3 and not chosen[word_ids < 0].any()
+
+
 def test_masked_only_loss_equals_the_stock_loss():
     from transformers import BertConfig, BertForMaskedLM
 
@@ -180,8 +190,8 @@ def test_continuing_a_checkpoint_adds_domain_words_and_keeps_old_embeddings(corp
     old = AutoModelForMaskedLM.from_pretrained(base_checkpoint).bert.embeddings.word_embeddings.weight.detach()
 
     # lr 0: whatever differs afterwards was changed by growing the vocabulary, not by training
-    result = pretrain(tiny_config(corpus, tmp_path / "run", f"model.init_from={base_checkpoint}", "model.add_domain_tokens=5",
-                                  "train.max_steps=2", "train.lr=0"))
+    result = pretrain(tiny_config(corpus, tmp_path / "run", f"model.init_from={base_checkpoint}",
+                                  "model.add_domain_tokens=5", "train.max_steps=2", "train.lr=0"))
     new_tokenizer = AutoTokenizer.from_pretrained(result["model_dir"])
     emb = AutoModelForMaskedLM.from_pretrained(result["model_dir"]).bert.embeddings.word_embeddings.weight.detach()
     assert len(new_tokenizer) == len(tokenizer) + 5 == emb.size(0)
@@ -194,3 +204,10 @@ def test_continuing_a_checkpoint_adds_domain_words_and_keeps_old_embeddings(corp
         assert torch.allclose(emb[new_id], old[pieces].mean(dim=0))
     added = new_tokenizer.convert_ids_to_tokens(range(len(tokenizer), len(new_tokenizer)))
     assert set(added) <= set(SUBJECTS + VERBS + PLACES + ["يوم"])  # the corpus's frequent words
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs" / "pretrain").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_pretrain_recipes_parse(path):
+    config = load_config(PretrainConfig, path)
+    assert config.data.train and config.train.output_dir.startswith("runs/")

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from itertools import islice
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -42,7 +42,7 @@ IGNORE = -100  # label of unscored positions, as in every HF loss
 # ---------------------------------------------------------------------------------------- config
 @dataclass
 class PretrainModelSection:
-    init_from: str = field("", "hub id or directory of a masked-LM checkpoint to continue; empty: a new BERT from scratch")
+    init_from: str = field("", "hub id or directory of a masked-LM checkpoint to continue; empty: new BERT from scratch")
     add_domain_tokens: int = field(0, "continuing: add this many frequent corpus words that the checkpoint's tokenizer "
                                       "splits; their embeddings start at the mean of their old pieces")
     tokenizer_docs: int = field(0, "training documents read to train the tokenizer or count domain words (0: all)")
@@ -66,11 +66,11 @@ class PretrainModelSection:
 @dataclass
 class PretrainDataSection:
     train: list[str] = field([], "training corpora: .txt (a document per line), .jsonl or .jsonl.gz files or globs")
-    validation: list[str] = field([], "validation corpora; empty: hold out the first validation_docs training documents")
+    validation: list[str] = field([], "validation corpora; empty: hold out the first validation_docs training docs")
     text_field: str = field("text", "the field of a JSONL record that holds the text")
     validation_docs: int = field(200, "documents scored for validation loss and perplexity")
     seq_length: int = field(128, "subtokens per packed sequence, [CLS] and [SEP] included")
-    shuffle_buffer: int = field(10000, "documents, then packed sequences, shuffled in a buffer this big (0: file order)")
+    shuffle_buffer: int = field(10000, "documents, then packed sequences, shuffled in buffers this big (0: file order)")
 
     def __post_init__(self) -> None:
         if self.seq_length < 8:
@@ -94,7 +94,7 @@ class PretrainTrainSection:
     masked_only: bool = field(True, "run the MLM head on masked positions only (same loss, far less compute)")
     mixed_precision: str = field("no", "no, fp16 or bf16 (GPU)")
     seed: int = field(42, "seed of weights, shuffling, masking and dropout")
-    checkpoint_every: int = field(500, "optimizer updates between resumable checkpoints (one is always written at the end)")
+    checkpoint_every: int = field(500, "optimizer updates between resumable checkpoints (one is written at the end)")
     eval_every: int = field(500, "optimizer updates between validation scores (0: only before and after)")
     log_every: int = field(20, "optimizer updates between lines of metrics.jsonl")
     progress_bar: bool = field(True, "show a progress bar with loss and tokens/s")
@@ -126,7 +126,8 @@ class PretrainState:
 
 
 # ---------------------------------------------------------------------------------------- masking
-def whole_word_mask(word_ids: torch.Tensor, probability: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def whole_word_mask(word_ids: torch.Tensor, probability: float,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Choose ``round(probability * words)`` words of each row (at least one) and mark all their pieces.
 
     ``word_ids`` [batch, tokens] numbers the words of each row 0, 1, ... with -1 for [CLS], [SEP] and
@@ -158,8 +159,9 @@ def mask_tokens(input_ids: torch.Tensor, word_ids: torch.Tensor, mask_token_id: 
     labels holding the original ids at chosen positions and -100 elsewhere.
     """
     if not whole_word:
-        # number every real token on its own; -1 (special or padding) stays -1
-        word_ids = torch.where(word_ids >= 0, torch.arange(word_ids.size(1)).expand_as(word_ids), word_ids)
+        # number the real tokens 0, 1, ... as words of one piece; -1 (special or padding) stays -1
+        real = word_ids >= 0
+        word_ids = torch.where(real, real.cumsum(dim=1) - 1, word_ids)
     selected = whole_word_mask(word_ids, probability, generator)
     action = torch.rand(word_ids.size(0), max(int(word_ids.max()) + 1, 1), generator=generator)
     action = action.gather(1, word_ids.clamp(min=0))  # the word's draw on each of its pieces
@@ -348,14 +350,10 @@ class SequencePacker:
         self._start()
 
 
-# Word frequencies are Zipfian: remembering the normal form of frequent words makes it nearly free.
-_normal_form = lru_cache(maxsize=1 << 18)(normalize_word)
-
-
 def pack_documents(batch: dict[str, list], tokenizer, seq_length: int,
-                   options: NormalizationOptions) -> dict[str, list[list[int]]]:
+                   normal_form: Callable[[str], str]) -> dict[str, list[list[int]]]:
     """``datasets.map`` function (batched): documents -> packed sequences of whole words."""
-    docs = [[_normal_form(text[s:e], options) for s, e in split_words(text)] for text in batch["text"] if text]
+    docs = [[normal_form(text[s:e]) for s, e in split_words(text)] for text in batch["text"] if text]
     docs = [words for words in docs if words]
     packer = SequencePacker(seq_length, tokenizer.cls_token_id, tokenizer.sep_token_id)
     if docs:
@@ -373,7 +371,9 @@ def pack_documents(batch: dict[str, list], tokenizer, seq_length: int,
 
 
 def packed_sequences(texts, tokenizer, seq_length: int, options: NormalizationOptions):
-    pack = partial(pack_documents, tokenizer=tokenizer, seq_length=seq_length, options=options)
+    # Word frequencies are Zipfian: remembering the normal form of frequent words makes it nearly free.
+    normal_form = lru_cache(maxsize=1 << 18)(partial(normalize_word, options=options))
+    pack = partial(pack_documents, tokenizer=tokenizer, seq_length=seq_length, normal_form=normal_form)
     return texts.map(pack, batched=True, batch_size=PACK_DOCS, remove_columns=["text"])
 
 
@@ -431,7 +431,8 @@ class Pretrainer:
                 build_tokenizer(m, corpus).save_pretrained(tokenizer_dir)
             self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         if self.tokenizer.mask_token_id is None or self.tokenizer.cls_token_id is None:
-            raise ValueError(f"{m.init_from or 'the tokenizer'} has no [MASK] or [CLS] token: not a BERT-like masked LM")
+            raise ValueError(f"{m.init_from or 'the tokenizer'} has no [MASK] or [CLS] token: "
+                             "not a BERT-like masked LM")
 
         model = build_model(m, self.tokenizer)
         positions = getattr(model.config, "max_position_embeddings", d.seq_length)
@@ -550,8 +551,8 @@ class Pretrainer:
             micro_step += 1
             inputs, labels = self._mask(batch, generator)
             with acc.accumulate(self.model):
-                loss = self.model(input_ids=inputs.to(acc.device), attention_mask=batch["attention_mask"].to(acc.device),
-                                  labels=labels.to(acc.device))
+                loss = self.model(input_ids=inputs.to(acc.device), labels=labels.to(acc.device),
+                                  attention_mask=batch["attention_mask"].to(acc.device))
                 acc.backward(loss)
                 if acc.sync_gradients:
                     acc.clip_grad_norm_(self.model.parameters(), t.max_grad_norm)
@@ -590,7 +591,8 @@ class Pretrainer:
         if progress:
             progress.close()
         rate = run_tokens / max(1e-9, time.perf_counter() - started - paused)
-        self._save_checkpoint(state)
+        if run_tokens:  # else nothing changed since the checkpoint this run resumed from
+            self._save_checkpoint(state)
         val_loss = self._evaluate(state)
         model_dir = self.save_model(os.path.join(self.out, MODEL_DIR))
         return {"steps": state.global_step, "tokens_seen": state.tokens_seen, "tokens_per_s": round(rate, 1),
