@@ -4,20 +4,29 @@
 predicted) and returns ACLED-style records:
 
 * **Merging.** Trigger mentions of one label in the same or the next sentence form one record
-  when they are compatible: they share an argument (the same role with the same folded text; a
+  when they are compatible: they share an argument (the same role naming the same thing; a
   place also matches a place that contains it through ``LOCATED_IN``), or one of them has no
   argument at all, and nothing conflicts (different agents, unrelated places, or times that
   resolve to disjoint days mean different events).
 * **Casualties.** A casualty mention (a trigger label that may head the ``QUANTITY`` link)
-  attaches to a violent mention (a trigger whose ACLED category is a political-violence type:
-  ATTACK, BOMBARD and CAPTURE in the default schema) of the same sentence when the text says
-  one results from the other: a result verb between them or right before the attack
-  (``هجوم … أسفر عن / أدى إلى / خلّف مقتل …``, ``أسفر القصف عن مقتل …``), or a cause word right
-  before a later violent trigger (``مقتل 5 مدنيين جراء / إثر / في / بـقصف …``). Only the nearest other trigger on
-  that side qualifies and the two must not conflict. Juxtaposition alone (``قصف … ومقتل …``) is
-  not enough: a sentence often lists separate incidents, and a wrong attachment loses an event,
-  while a missed one leaves a stand-alone casualty record. An attached casualty gives the record
-  its count (``fatalities``) and its victims (into ``targets``); other casualties stand alone.
+  attaches to the nearest violent mention (a trigger whose ACLED category is a political-violence
+  type: ATTACK, BOMBARD and CAPTURE in the default schema) of the same sentence when the text
+  says one results from the other and their arguments do not conflict:
+
+  - the casualty comes later, and a result word stands between them, right before the attack or
+    opens the casualty (``هجوم … أسفر عن / أدى إلى / خلّف مقتل``, ``أسفر القصف عن``,
+    ``ارتفعت حصيلة الاشتباكات إلى 30 قتيلا``, ``أودى بحياة``), a pronoun points back at the
+    attack (``غارة قُتل فيها``, ``عملية قُتل خلالها``), the casualty opens with the ف of consequence
+    (``أطلقوا النار فقُتل``), or both have the same agent (``نصبوا كمينا وقتلوا العشرات``);
+  - the casualty comes first, and the attack follows it at once (``قتلى الهجوم``), after a cause
+    word (``مقتل 5 مدنيين جراء / إثر / في / حين …``) or with the cause preposition attached
+    (``بقصف``);
+  - a casualty right after an attached one shares its cause (``فقُتل ثلاثة وأصيب 80``).
+
+  Juxtaposition alone (``قصف … وقُتل …``) is not enough: a sentence often lists separate
+  incidents, and a wrong attachment loses an event, while a missed one leaves a stand-alone
+  casualty record. An attached casualty gives the record its count (``fatalities``) and its
+  victims (into ``targets``); other casualties stand alone.
 * **Counts.** The ``QUANTITY`` link of the casualty trigger, else of its victims (``TARGET``,
   else ``AGENT``) summed, read by ``numbers.parse_count``; a dual noun (قتيلان، جنديان) counts 2.
   Deaths go to ``fatalities`` (the low end of a range, as ACLED codes the stated minimum);
@@ -68,16 +77,29 @@ def _fold(text: str) -> str:
     return normalize(text).text.strip()
 
 
+def _name_key(text: str) -> str:
+    """What a mention names, for comparing mentions: folded, without a leading conjunction or article
+    (والجيش، الجيش and جيش name one force; stripping both sides alike keeps وزارة equal to itself)."""
+    key = _fold(text)
+    while len(key) > 3 and key[0] in "وف":
+        key = key[1:]
+    return key[2:] if len(key) > 3 and key.startswith("ال") else key
+
+
 def _folded_words(*forms: str) -> frozenset[str]:
     return frozenset(_fold(f) for f in forms)
 
 
-# Words between a violent trigger and a later casualty that make the casualty its result.
+# Words that make a casualty the result of an earlier violent trigger: between the two, right
+# before the trigger (أسفر الهجوم عن) or opening the casualty trigger (أودى بحياة).
 _RESULT_WORDS = _folded_words(
-    "أسفر", "أسفرت", "يسفر", "تسفر", "أدى", "أدت", "يؤدي", "تؤدي", "خلف", "خلّف", "خلفت", "خلّفت",
-    "أوقع", "أوقعت", "أودى", "أودت")
-# The word right before a violent trigger that follows a casualty and caused it.
-_CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "عقب", "بعد")
+    "أسفر", "أسفرت", "أسفرا", "يسفر", "تسفر", "أدى", "أدت", "أديا", "يؤدي", "تؤدي", "خلف", "خلفت", "خلفا", "خلفوا",
+    "أوقع", "أوقعت", "أوقعا", "أوقعوا", "يوقع", "توقع", "أودى", "أودت", "يودي", "تودي", "حصيلة")
+# A preposition with a pronoun pointing back at the violent event: غارة قُتل فيها.
+_RESUMPTIVE = _folded_words(
+    "فيها", "فيه", "خلالها", "خلاله", "جراءها", "جراءه", "جرائها", "جرائه", "بسببها", "بسببه", "إثرها", "إثره")
+# The word right before a later violent trigger that caused the casualty: مقتل 5 جراء القصف.
+_CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "عقب", "بعد", "حين", "حينما", "عندما")
 # A casualty trigger that names injuries rather than deaths (جرح، جرحى، جريح، إصابة، أصيب، مصابين).
 _INJURY = re.compile("جرح|جريح|اصاب|اصيب|مصاب")
 _WORD = re.compile(r"\w+")
@@ -187,16 +209,16 @@ class _Draft:
     label: str
     mentions: list[_Mention] = field(default_factory=list)
     casualties: list[_Mention] = field(default_factory=list)
-    # the mentions' arguments, one span per distinct folded text, so comparisons stay cheap
+    # the mentions' arguments, one span per distinct name, so comparisons stay cheap
     args: dict[str, list[Span]] = field(default_factory=dict)
     _seen: set[tuple[str, str]] = field(default_factory=set)
 
-    def add(self, mention: _Mention, fold: Callable[[Span], str]) -> None:
+    def add(self, mention: _Mention, name: Callable[[Span], str]) -> None:
         self.mentions.append(mention)
         for role, tails in mention.args.items():
             for tail in tails:
-                if (role, fold(tail)) not in self._seen:
-                    self._seen.add((role, fold(tail)))
+                if (role, name(tail)) not in self._seen:
+                    self._seen.add((role, name(tail)))
                     self.args.setdefault(role, []).append(tail)
 
 
@@ -234,8 +256,9 @@ class _DocumentEvents:
         self.b = builder
         self.doc = doc
         self.report_date = (doc.meta or {}).get("date")
-        self._folded: dict[tuple, str] = {}
-        self.sentence_starts = [start for start, _ in split_sentences(doc.text)] or [0]
+        self._names: dict[tuple, str] = {}
+        self.sentences = split_sentences(doc.text) or [(0, len(doc.text))]
+        self.sentence_starts = [start for start, _ in self.sentences]
         self.args: dict[tuple, dict[str, list[Span]]] = {}
         self.parent: dict[tuple, Span] = {}  # place -> the place containing it
         self.parent_by_text: dict[str, Span] = {}  # the same, for another mention of the place's name
@@ -257,7 +280,7 @@ class _DocumentEvents:
             elif rel.label == builder.quantity:
                 self.count_of.setdefault(head, tail)
         for key, span in sorted(heads.items(), key=lambda kv: kv[1].start):
-            self.parent_by_text.setdefault(self.fold(span), self.parent[key])
+            self.parent_by_text.setdefault(self.name(span), self.parent[key])
         self._chains: dict[tuple, list[Span]] = {}
         self._dates: dict[str, DateRange | None] = {}
 
@@ -265,10 +288,10 @@ class _DocumentEvents:
     def text(self, span: Span) -> str:
         return self.doc.text[span.start:span.end]
 
-    def fold(self, span: Span) -> str:
-        if span.key not in self._folded:
-            self._folded[span.key] = _fold(self.text(span))
-        return self._folded[span.key]
+    def name(self, span: Span) -> str:
+        if span.key not in self._names:
+            self._names[span.key] = _name_key(self.text(span))
+        return self._names[span.key]
 
     def sentence(self, span: Span) -> int:
         return max(bisect.bisect_right(self.sentence_starts, span.start) - 1, 0)
@@ -276,13 +299,13 @@ class _DocumentEvents:
     def chain(self, place: Span) -> list[Span]:
         """``place`` and the places containing it, following LOCATED_IN (cycles cut)."""
         if place.key not in self._chains:
-            out, seen, current = [place], {self.fold(place)}, place
+            out, seen, current = [place], {self.name(place)}, place
             while True:
-                parent = self.parent.get(current.key) or self.parent_by_text.get(self.fold(current))
-                if parent is None or self.fold(parent) in seen:
+                parent = self.parent.get(current.key) or self.parent_by_text.get(self.name(current))
+                if parent is None or self.name(parent) in seen:
                     break
                 out.append(parent)
-                seen.add(self.fold(parent))
+                seen.add(self.name(parent))
                 current = parent
             self._chains[place.key] = out
         return self._chains[place.key]
@@ -307,40 +330,56 @@ class _DocumentEvents:
 
     def attach_casualties(self, mentions: list[_Mention]) -> dict[int, int]:
         """Index of each attached casualty mention -> index of the violent mention it results from."""
+        violent = [k for k, m in enumerate(mentions) if m.span.label in self.b.violent_labels]
         out = {}
         for k, m in enumerate(mentions):
             if m.span.label not in self.b.casualty_labels:
                 continue
-            before = self.nearest(mentions, k, -1)
-            if before is not None and self.results_from(mentions[before], m):
+            i = bisect.bisect_left(violent, k)
+            # the nearest violent mention on each side, in the same sentence (other triggers in between,
+            # such as a reporting verb, do not break the link)
+            before = violent[i - 1] if i > 0 and mentions[violent[i - 1]].sentence == m.sentence else None
+            after = violent[i] if i < len(violent) and mentions[violent[i]].sentence == m.sentence else None
+            if before is not None and (out.get(k - 1) == before or self.results_from(mentions[before], m)):
+                # (a casualty right after one already attached shares its cause: فقُتل ثلاثة وأصيب 80)
                 out[k] = before
-                continue
-            after = self.nearest(mentions, k, +1)
-            if after is not None and self.caused_by(m, mentions[after]):
+            elif after is not None and self.caused_by(m, mentions[after]):
                 out[k] = after
         return out
 
-    def nearest(self, mentions: list[_Mention], k: int, step: int) -> int | None:
-        """The nearest non-casualty mention from ``k`` in direction ``step``, if violent and in the same sentence."""
-        j = k + step
-        while 0 <= j < len(mentions) and mentions[j].span.label in self.b.casualty_labels:
-            j += step
-        if not 0 <= j < len(mentions) or mentions[j].sentence != mentions[k].sentence:
-            return None
-        violent = mentions[j].span.label in self.b.violent_labels
-        return j if violent and not self.conflict(mentions[j].args, mentions[k].args) else None
+    def words(self, start: int, end: int) -> list[str]:
+        return _WORD.findall(_fold(self.doc.text[start:end]))
 
     def results_from(self, violent: _Mention, casualty: _Mention) -> bool:
-        """A result verb between the two (هجوم أسفر عن مقتل) or right before the attack (أسفر الهجوم عن مقتل)."""
-        between = _WORD.findall(_fold(self.doc.text[violent.span.end:casualty.span.start]))
-        before = _WORD.findall(_fold(self.doc.text[self.sentence_starts[violent.sentence]:violent.span.start]))
-        return any(_is_result_word(w) for w in between + before[-1:])
+        """Does the text say that ``casualty``, later in the sentence, results from ``violent``?"""
+        if self.conflict(violent.args, casualty.args):
+            return False
+        v, c = violent.span, casualty.span
+        sentence_start, sentence_end = self.sentences[casualty.sentence]
+        between = self.words(v.end, c.start)
+        own = self.words(c.start, c.end)
+        return (
+            # هجوم أسفر عن مقتل، أسفر الهجوم عن مقتل، ارتفعت حصيلة الاشتباكات إلى 30 قتيلا، هجوم أودى بحياة
+            any(_is_result_word(w) for w in between + self.words(sentence_start, v.start)[-1:] + own[:1])
+            # غارة قُتل فيها، عملية قُتل خلالها، اشتباكات سقط فيها قتلى
+            or any(w in _RESUMPTIVE for w in between + self.words(c.end, sentence_end)[:1])
+            # the ف of consequence: أطلقوا النار فقُتل ثلاثة (فقد "lost" is a word of its own)
+            or bool(own) and own[0].startswith("ف") and not own[0].startswith("فقد")
+            # one actor attacks and kills: نصبوا كمينا وقتلوا العشرات
+            or any(self.same(AGENT, x, y) for x in violent.args.get(AGENT, []) for y in casualty.args.get(AGENT, []))
+        )
 
     def caused_by(self, casualty: _Mention, violent: _Mention) -> bool:
-        words = _WORD.findall(_fold(self.doc.text[casualty.span.end:violent.span.start]))
-        trigger = self.fold(violent.span)
-        # بقصف، بغارة: the cause preposition is a clitic of the trigger itself
-        return bool(words and words[-1] in _CAUSE_WORDS) or (trigger.startswith("ب") and len(trigger) > 3)
+        """Does the text say that ``casualty`` results from ``violent``, which follows it in the sentence?"""
+        if self.conflict(violent.args, casualty.args):
+            return False
+        between = self.words(casualty.span.end, violent.span.start)
+        trigger = self.name(violent.span)
+        return (
+            not self.doc.text[casualty.span.end:violent.span.start].strip()  # قتلى الهجوم، ضحايا القصف
+            or bool(between) and between[-1] in _CAUSE_WORDS  # مقتل 5 مدنيين جراء / في / حين ...
+            or trigger.startswith("ب") and len(trigger) > 3  # بقصف، بغارة: the preposition is a clitic
+        )
 
     def merge(self, mentions: list[_Mention]) -> list[_Draft]:
         drafts: list[_Draft] = []
@@ -352,7 +391,7 @@ class _DocumentEvents:
                 joined = _Draft(m.span.label)
                 drafts.append(joined)
                 open_drafts.append(joined)
-            joined.add(m, self.fold)
+            joined.add(m, self.name)
             active[m.span.label] = open_drafts
         return drafts
 
@@ -374,11 +413,11 @@ class _DocumentEvents:
             x.start <= y.end and y.start <= x.end for x in times_a for y in times_b)
 
     def same(self, role: str, x: Span, y: Span) -> bool:
-        if x.key == y.key or self.fold(x) == self.fold(y):
+        if x.key == y.key or self.name(x) == self.name(y):
             return True
         if role in _PLACE_ROLES:  # a town and the governorate it lies in describe one event's place
-            return self.fold(x) in {self.fold(p) for p in self.chain(y)} or \
-                self.fold(y) in {self.fold(p) for p in self.chain(x)}
+            return self.name(x) in {self.name(p) for p in self.chain(y)} or \
+                self.name(y) in {self.name(p) for p in self.chain(x)}
         return False
 
     # ------------------------------------------------------------------ one record
@@ -393,7 +432,7 @@ class _DocumentEvents:
         def texts(spans: Iterable[Span]) -> list[str]:
             out: dict[str, str] = {}
             for s in spans:
-                out.setdefault(self.fold(s), self.text(s))
+                out.setdefault(self.name(s), self.text(s))
             return list(out.values())
 
         def own_or_extra(role: str) -> list[Span]:
@@ -431,8 +470,8 @@ class _DocumentEvents:
             mentions=[self.mention(m) for m in sorted(draft.mentions + draft.casualties, key=lambda m: m.span.start)],
         )
         casualties = draft.mentions + draft.casualties if is_casualty else draft.casualties
-        deaths = self.toll([c for c in casualties if not _INJURY.search(self.fold(c.span))])
-        injured = self.toll([c for c in casualties if _INJURY.search(self.fold(c.span))])
+        deaths = self.toll([c for c in casualties if not _INJURY.search(self.name(c.span))])
+        injured = self.toll([c for c in casualties if _INJURY.search(self.name(c.span))])
         if deaths:
             record.fatalities, record.count_low, record.count_high = deaths.low, deaths.low, deaths.high
             record.count_qualifier = deaths.qualifier
@@ -478,14 +517,14 @@ class _DocumentEvents:
         notes, seen = [], set()
         for s in spans:
             found = self.count(s, dual=False)
-            if found and self.fold(s) not in seen:
-                seen.add(self.fold(s))
+            if found and self.name(s) not in seen:
+                seen.add(self.name(s))
                 notes.append(f"count of {self.text(s)}: {_format_count(found[1])}")
         return notes
 
 
 def _is_result_word(word: str) -> bool:
-    return word in _RESULT_WORDS or (word[:1] in "وف" and word[1:] in _RESULT_WORDS)
+    return _name_key(word) in _RESULT_WORDS or word in _RESULT_WORDS
 
 
 def _sum(counts: list[Count]) -> Count:

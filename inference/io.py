@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .documents import Document
 from .events import CSV_COLUMNS, format_record
+
+if TYPE_CHECKING:
+    from .extractor import Extractor
 
 __all__ = ["CHUNK_SIZE", "read_inputs", "read_jsonl_lines", "read_text_lines", "run_extraction"]
 
@@ -29,6 +33,7 @@ _OUTPUT_SUFFIXES = (".jsonl", ".csv")
 _STDIN_SPOOL_BYTES = 32 * 2**20  # standard input beyond this is spooled to a temporary file
 
 Reporter = Callable[[str], None]
+Inputs = Sequence[str | os.PathLike] | str | os.PathLike  # paths, "-" for standard input
 
 
 # ---------------------------------------------------------------------------------------- readers
@@ -121,14 +126,14 @@ def _to_stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def read_inputs(inputs: Sequence[str] | str, lines: bool = False, report: Reporter = _to_stderr,
+def read_inputs(inputs: Inputs, lines: bool = False, report: Reporter = _to_stderr,
                 warn: Reporter = _to_stderr) -> Iterator[Document]:
     """Documents of every input in order, each with an id unique over all inputs (``ID~2`` for a repeat).
 
     ``report`` gets each skipped input as ``FILE:LINE: problem``; ``warn`` gets renamed ids.
     """
     seen: dict[str, int] = {}
-    for source in [inputs] if isinstance(inputs, str) else inputs:
+    for source in map(os.fspath, [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
         docs = _read_stdin(report) if source == "-" else _read_path(source, lines, report)
         for doc in docs:
             # `rasd validate` rejects repeated ids, so a repeat is renamed, not dropped
@@ -183,8 +188,9 @@ class _Writer:
 
 
 # ---------------------------------------------------------------------------------------- runner
-def run_extraction(model_path, inputs: Sequence[str] | str, output: str, lines: bool = False, batch_size: int = 16,
-                   show_progress_bar: bool = True, print_records: bool = False) -> dict:
+def run_extraction(model_path: str | os.PathLike | Extractor, inputs: Inputs, output: str | os.PathLike,
+                   lines: bool = False, batch_size: int = 16, show_progress_bar: bool = True,
+                   print_records: bool = False) -> dict[str, Any]:
     """Extract spans, relations and event records from ``inputs`` into ``output``; return counts.
 
     ``model_path`` is a model directory, a hub id or an already loaded ``Extractor``. With
@@ -192,12 +198,13 @@ def run_extraction(model_path, inputs: Sequence[str] | str, output: str, lines: 
     standard error when the documents themselves go to standard output, so that stays JSONL).
     Returns ``{documents, spans, relations, events, errors, output}``; ``errors`` lists the skipped inputs.
     """
+    output = os.fspath(output)
     if output != "-" and not output.lower().endswith(_OUTPUT_SUFFIXES):
         raise ValueError(f"output {output!r}: use a .jsonl or .csv file, or - for JSONL on standard output")
     from .extractor import Extractor
 
     extractor = model_path if isinstance(model_path, Extractor) else Extractor.from_pretrained(model_path)
-    stats = {"documents": 0, "spans": 0, "relations": 0, "events": 0, "errors": [], "output": output}
+    stats: dict[str, Any] = {"documents": 0, "spans": 0, "relations": 0, "events": 0, "errors": [], "output": output}
     progress = None
     if show_progress_bar:
         from tqdm.auto import tqdm

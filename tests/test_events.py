@@ -52,6 +52,20 @@ def test_a_mention_without_arguments_joins_the_event_of_the_previous_sentence(bu
     assert (row["actor1"], row["actor2"]) == ("الجيش", "والمسلحين")
 
 
+def test_a_conjunction_or_article_does_not_change_what_an_argument_names(build):
+    doc = make_doc(
+        "اندلعت اشتباكات بين المعارضة والجيش في درعا. وقال ناشطون إن الجيش استخدم المدفعية في الاشتباكات.",
+        {"e1": ("اشتباكات", "ATTACK"), "o": ("المعارضة", "FORCE"), "f1": ("والجيش", "FORCE"), "g": ("درعا", "GPE"),
+         "s": ("وقال", "STATEMENT"), "p": ("ناشطون", "GROUP"), "f2": ("الجيش", "FORCE", 1),
+         "w": ("المدفعية", "WEAPON"), "e2": ("الاشتباكات", "ATTACK")},
+        [("e1", "AGENT", "o"), ("e1", "AGENT", "f1"), ("e1", "LOCATION", "g"), ("s", "AGENT", "p"),
+         ("e2", "AGENT", "f2"), ("e2", "INSTRUMENT", "w")])
+    attack, statement = build(doc)
+    assert [m["text"] for m in attack.mentions] == ["اشتباكات", "الاشتباكات"]
+    assert attack.actors == ["المعارضة", "والجيش"] and attack.instruments == ["المدفعية"]
+    assert statement.event_type == "STATEMENT"
+
+
 def test_mentions_with_different_agents_or_sentences_apart_stay_separate(build):
     doc = make_doc(
         "هاجمت قوات الحكومة بلدة الأتارب. وهاجمت فصائل المعارضة الأتارب أيضا. وساد الهدوء. ثم تجدد الهجوم.",
@@ -93,6 +107,34 @@ def test_a_casualty_caused_by_a_later_attack_attaches_to_it(build):
     [record] = build(doc)
     assert (record.event_type, record.acled_event_type, record.fatalities) == ("ATTACK", "Battles", 4)
     assert record.targets == ["حاجز للجيش", "جنود"]
+
+
+@pytest.mark.parametrize("text, spans, relations, attached", [
+    # ف of consequence, and a second casualty conjoined to an attached one
+    ("أطلق الجنود النار فقُتل ثلاثة وأصيب خمسة.",
+     {"v": ("أطلق", "ATTACK"), "c1": ("فقُتل", "CASUALTY"), "c2": ("وأصيب", "CASUALTY")}, [], 2),
+    # a pronoun pointing back at the attack
+    ("غارة على شقة قُتل فيها قيادي.", {"v": ("غارة", "BOMBARD"), "c1": ("قُتل", "CASUALTY")}, [], 1),
+    # the toll of the clashes
+    ("ارتفعت حصيلة الاشتباكات إلى 32 قتيلا.", {"v": ("الاشتباكات", "ATTACK"), "c1": ("قتيلا", "CASUALTY")}, [], 1),
+    # the casualty first, then what caused it, or the attack as its genitive
+    ("قُتل جنديان في اشتباكات.", {"c1": ("قُتل", "CASUALTY"), "v": ("اشتباكات", "ATTACK")}, [], 1),
+    ("ارتفع عدد قتلى الهجوم.", {"c1": ("قتلى", "CASUALTY"), "v": ("الهجوم", "ATTACK")}, [], 1),
+    # one actor attacks and kills
+    ("نصب المسلحون كمينا وقتلوا العشرات.",
+     {"f": ("المسلحون", "FORCE"), "v": ("كمينا", "ATTACK"), "c1": ("وقتلوا", "CASUALTY")},
+     [("v", "AGENT", "f"), ("c1", "AGENT", "f")], 1),
+    # juxtaposed, or a different actor: separate events
+    ("قصفت الطائرات البلدة وقُتل جنديان.", {"v": ("قصفت", "BOMBARD"), "c1": ("وقُتل", "CASUALTY")}, [], 0),
+    ("قصف الجيش البلدة ما أسفر عن مقتل مسلحين قتلتهم الشرطة.",
+     {"f1": ("الجيش", "FORCE"), "v": ("قصف", "BOMBARD"), "c1": ("مقتل", "CASUALTY"), "f2": ("الشرطة", "FORCE")},
+     [("v", "AGENT", "f1"), ("c1", "AGENT", "f2")], 0),
+])
+def test_casualty_attachment_patterns(build, text, spans, relations, attached):
+    records = build(make_doc(text, spans, relations))
+    violent = next(r for r in records if r.event_type != "CASUALTY")
+    assert sum(m["label"] == "CASUALTY" for m in violent.mentions) == attached
+    assert len(records) == 1 + (sum(label == "CASUALTY" for _, label, *_ in spans.values()) - attached)
 
 
 def test_casualties_without_a_result_link_stand_alone(build):
@@ -204,7 +246,8 @@ def test_labels_come_from_the_schema():
         "event_categories": {"STRIKE": ["Explosions/Remote violence", "Air/drone strike"]},
     })
     doc = make_doc("ضربة أدت إلى مقتل سبعة.",
-                   {"e1": ("ضربة", "STRIKE"), "e2": ("مقتل", "DEATH"), "n": ("سبعة", "NUMBER")}, [("e2", "QUANTITY", "n")])
+                   {"e1": ("ضربة", "STRIKE"), "e2": ("مقتل", "DEATH"), "n": ("سبعة", "NUMBER")},
+                   [("e2", "QUANTITY", "n")])
     [record] = EventBuilder(schema).build(doc)
     assert (record.event_type, record.sub_event_type, record.fatalities) == ("STRIKE", "Air/drone strike", 7)
 
