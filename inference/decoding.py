@@ -64,9 +64,72 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str]) -> np.ndarray:
     return path
 
 
-def decode_spans(log_probs: np.ndarray, words: Sequence[tuple[int, int]], tags: Sequence[str]) -> list[DecodedSpan]:
-    """Spans of one document from per-word tag log-probabilities (constrained Viterbi)."""
-    path = viterbi_bio(log_probs, tags)
+def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], group: int = 64) -> list[np.ndarray]:
+    """``viterbi_bio`` of many documents at once (the same paths, ties broken the same way).
+
+    Documents of similar length go in groups and each step over word positions is vectorised
+    over a group, so the Python loop runs once per position of a group's longest document, not
+    once per word. A step costs O(tags), not O(tags²): a tag any tag may follow takes the best
+    previous score; only I- tags look at their few allowed predecessors.
+    """
+    out = [np.zeros(0, dtype=np.int64) for _ in log_probs]
+    order = sorted((i for i, lp in enumerate(log_probs) if len(lp)), key=lambda i: len(log_probs[i]))
+    if not order:
+        return out
+    allowed, start = _transitions(tuple(tags))
+    n_tags = len(tags)
+    free = np.flatnonzero((allowed == 0).all(axis=0))  # tags reachable from every tag
+    bound = np.flatnonzero(~(allowed == 0).all(axis=0))  # tags with a restricted set of predecessors
+    width_prev = max((int((allowed[:, j] == 0).sum()) for j in bound), default=0)
+    # predecessors of each restricted tag in increasing order (argmax keeps the first maximum),
+    # padded with a sentinel column of -inf scores
+    prev = np.full((len(bound), max(width_prev, 1)), n_tags, dtype=np.int64)
+    for r, j in enumerate(bound):
+        ok = np.flatnonzero(allowed[:, j] == 0)
+        prev[r, :len(ok)] = ok
+    for g in range(0, len(order), group):
+        members = order[g:g + group]
+        lengths = np.array([len(log_probs[i]) for i in members])
+        width = int(lengths.max())
+        dtype = np.result_type(*(log_probs[i].dtype for i in members), allowed.dtype)
+        lp = np.zeros((len(members), width, n_tags), dtype=dtype)
+        for k, i in enumerate(members):
+            lp[k, :lengths[k]] = log_probs[i]
+        rows = np.arange(len(members))
+        score = lp[:, 0] + start
+        back = np.zeros((len(members), width, n_tags), dtype=np.int64)
+        padded = np.full((len(members), n_tags + 1), -np.inf, dtype=dtype)
+        for t in range(1, width):
+            best_prev = score.argmax(axis=1)
+            step = np.empty_like(score)
+            step[:, free] = score[rows, best_prev][:, None]
+            back[:, t, free] = best_prev[:, None]
+            if len(bound):
+                padded[:, :n_tags] = score
+                cand = padded[:, prev]  # [docs, restricted tags, predecessors]
+                pick = cand.argmax(axis=2)
+                step[:, bound] = np.take_along_axis(cand, pick[:, :, None], axis=2)[:, :, 0]
+                chosen = prev[np.arange(len(bound)), pick]
+                # a tag no predecessor can reach scores -inf; viterbi_bio then points back at tag 0
+                back[:, t, bound] = np.where(np.isneginf(step[:, bound]), 0, chosen)
+            step += lp[:, t]
+            score = np.where((t < lengths)[:, None], step, score)  # a finished document keeps its scores
+        path = np.zeros((len(members), width), dtype=np.int64)
+        path[rows, lengths - 1] = score.argmax(axis=1)
+        for t in range(width - 1, 0, -1):
+            live = t < lengths
+            path[live, t - 1] = back[live, t, path[live, t]]
+        for k, i in enumerate(members):
+            out[i] = path[k, :lengths[k]].copy()
+    return out
+
+
+def decode_spans(log_probs: np.ndarray, words: Sequence[tuple[int, int]], tags: Sequence[str],
+                 path: np.ndarray | None = None) -> list[DecodedSpan]:
+    """Spans of one document from per-word tag log-probabilities (constrained Viterbi; ``path``
+    when it is already known, e.g. from ``viterbi_bio_batch``)."""
+    if path is None:
+        path = viterbi_bio(log_probs, tags)
     names = [tags[i] for i in path]
     chosen = np.exp(log_probs[np.arange(len(path)), path]) if len(path) else np.zeros(0)
     return [DecodedSpan(s, e, label, a, b, float(chosen[a:b + 1].mean()))
@@ -83,26 +146,37 @@ def candidate_pairs(
     max_subtokens: int,
 ) -> list[tuple[int, int]]:
     """Ordered span pairs the relation head scores: allowed by the type rules, at most
-    ``max_sentences`` sentences and ``max_subtokens`` subtokens apart (so cost grows linearly)."""
+    ``max_sentences`` sentences and ``max_subtokens`` subtokens apart.
+
+    Pairs are only formed between a sentence and the ``max_sentences`` after it, so the cost
+    grows with the document's length, not with the square of its span count.
+    """
     n = len(labels)
     if n < 2 or not schema.has_relations:
         return []
-    names = schema.span_labels
-    index = {l: i for i, l in enumerate(names)}
-    table = np.zeros((len(names), len(names)), dtype=bool)
-    for i, h in enumerate(names):
-        for j, t in enumerate(names):
-            table[i, j] = schema.can_relate(h, t)
+    index = {l: i for i, l in enumerate(schema.span_labels)}
+    table = np.asarray(schema.relatable_matrix, dtype=bool)
     lab = np.array([index[l] for l in labels])
     sent = np.asarray(sentences)
     st, en = np.asarray(starts), np.asarray(ends)
-    ok = table[lab[:, None], lab[None, :]]
-    ok &= np.abs(sent[:, None] - sent[None, :]) <= max_sentences
-    gap = np.maximum(st[:, None], st[None, :]) - np.minimum(en[:, None], en[None, :])
-    ok &= gap <= max_subtokens
-    np.fill_diagonal(ok, False)
-    heads, tails = np.nonzero(ok)
-    return list(zip(heads.tolist(), tails.tolist()))
+    order = np.argsort(sent, kind="stable")
+    keys = sent[order]
+    pairs = []
+    for s in np.unique(keys):
+        here = order[np.searchsorted(keys, s, "left"):np.searchsorted(keys, s, "right")]
+        near = order[np.searchsorted(keys, s, "left"):np.searchsorted(keys, s + max_sentences, "right")]
+        later = near[len(here):]
+        # (this sentence → this and later sentences) and (later sentences → this sentence)
+        for heads, tails in ((here, near), (later, here)):
+            if len(heads) == 0 or len(tails) == 0:
+                continue
+            ok = table[lab[heads][:, None], lab[tails][None, :]]
+            gap = np.maximum(st[heads][:, None], st[tails][None, :]) - np.minimum(en[heads][:, None], en[tails][None, :])
+            ok &= gap <= max_subtokens
+            ok &= heads[:, None] != tails[None, :]
+            h, t = np.nonzero(ok)
+            pairs += zip(heads[h].tolist(), tails[t].tolist())
+    return sorted(pairs)
 
 
 def decode_relations(
@@ -230,8 +304,8 @@ class ExtractorBase:
     # Documents are processed in blocks of about this many subtokens: windows are batched by
     # length within a block, and encoder states kept for the relation head never outlive it,
     # so memory does not grow with the number of documents passed in one call.
-    block_tokens = 65536
-    relation_pair_budget = 8192  # padded pairs per relation-head call
+    block_tokens = 16384
+    relation_pair_budget = 2048  # padded pairs per relation-head call (each pair is a few KiB of features)
 
     def _setup(self, schema: Schema, id2label: dict[int, str], relation_id2label: dict[int, str], encoder,
                pad_id: int | None, relation_max_sentences: int, relation_max_subtokens: int) -> None:
@@ -284,12 +358,13 @@ class ExtractorBase:
         return out
 
     def predict_documents(self, docs: Sequence[Document], batch_size: int = 16,
-                          show_progress_bar: bool = False) -> list[Document]:
-        """Spans and relations for each document (its gold annotations, if any, are ignored)."""
-        progress = _progress(len(docs), show_progress_bar)
+                          show_progress_bar: bool = False, relations: bool = True) -> list[Document]:
+        """Spans and relations for each document (its gold annotations, if any, are ignored);
+        ``relations=False`` predicts spans only and skips the relation head."""
+        progress = _progress(len(docs) if hasattr(docs, "__len__") else None, show_progress_bar)
         results: list[Document] = []
         for block in self._blocks(docs):
-            results += self._predict_block(block, batch_size)
+            results += self._predict_block(block, batch_size, relations)
             if progress:
                 progress.update(len(block))
         if progress:
@@ -310,9 +385,10 @@ class ExtractorBase:
         if block:
             yield block
 
-    def _predict_block(self, block: list[tuple[Document, EncodedDocument]], batch_size: int) -> list[Document]:
+    def _predict_block(self, block: list[tuple[Document, EncodedDocument]], batch_size: int,
+                       with_relations: bool = True) -> list[Document]:
         encoded = [enc for _, enc in block]
-        keep_hidden = self.schema.has_relations
+        keep_hidden = with_relations and self.schema.has_relations
         hidden: dict[tuple[int, int], Any] = {}
         word_scores = [np.zeros((len(e.words), len(self.tags)), dtype=np.float32) for e in encoded]
         for batch in window_batches(encoded, batch_size):
@@ -324,14 +400,15 @@ class ExtractorBase:
                 word_scores[di][core] = log_probs[k, positions]
                 if keep_hidden:
                     hidden[(di, wi)] = states[k, :len(rows[k])]
-        spans = [decode_spans(word_scores[di], enc.words, self.tags) for di, enc in enumerate(encoded)]
+        paths = viterbi_bio_batch(word_scores, self.tags)
+        spans = [decode_spans(word_scores[di], enc.words, self.tags, paths[di]) for di, enc in enumerate(encoded)]
         # per document, per window: the relations found there (a document's windows are joined in order)
         relations: list[dict[int, list[tuple[int, int, str, float]]]] = [{} for _ in encoded]
         if keep_hidden:
             jobs = [job for di, enc in enumerate(encoded)
                     for job in relation_jobs(di, enc, spans[di], self.schema, self.label_index,
                                              self.relation_max_sentences, self.relation_max_subtokens)]
-            for chunk in _relation_chunks(jobs, max(batch_size, 1) * 4, self.relation_pair_budget):
+            for chunk in _relation_chunks(jobs, max(batch_size, 1), self.relation_pair_budget):
                 probs = self._forward_relations([hidden[(j.doc, j.window)] for j in chunk], *pad_relation_jobs(chunk))
                 for k, job in enumerate(chunk):
                     relations[job.doc][job.window] = decode_relations(probs[k, :len(job.pairs)], job.pairs,
@@ -348,7 +425,7 @@ def to_document(doc: Document, spans: Sequence[DecodedSpan], relations: Sequence
     return Document(doc.id, doc.text, dict(doc.meta), out_spans, out_rels)
 
 
-def _progress(total: int, enabled: bool):
+def _progress(total: int | None, enabled: bool):
     if not enabled:
         return None
     from tqdm.auto import tqdm
@@ -358,4 +435,4 @@ def _progress(total: int, enabled: bool):
 
 __all__ = ["DecodedSpan", "ExtractorBase", "OUTSIDE", "RelationJob", "candidate_pairs", "decode_relations",
            "decode_spans", "pad_relation_jobs", "relation_jobs", "span_subtoken_positions", "to_document",
-           "viterbi_bio", "window_for"]
+           "viterbi_bio", "viterbi_bio_batch", "window_for"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Sequence
 
 import numpy as np
@@ -45,6 +46,9 @@ class DocumentEncoder:
         self.cls_id, self.sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
         self.unk_id = tokenizer.unk_token_id
         self.specials = (self.cls_id is not None) + (self.sep_id is not None)
+        # News text repeats its words, so normalising each distinct form once saves a character loop per word.
+        self._normalize = lru_cache(maxsize=1 << 16)(partial(normalize_word, options=normalization))
+        self._backend = _backend_copy(tokenizer)
 
     def encode_document(self, doc) -> EncodedDocument:
         """Encode a ``Document``; one converted from CoNLL (``meta['tokenization']``) keeps its own
@@ -59,8 +63,8 @@ class DocumentEncoder:
         sentences = sentence_ids(words, split_sentences(text))
         if not words:
             return EncodedDocument([], [], [])
-        forms = [normalize_word(text[s:e], self.normalization) for s, e in words]
-        pieces = self.tokenizer(forms, add_special_tokens=False)["input_ids"]
+        forms = [self._normalize(text[s:e]) for s, e in words]
+        pieces = self._pieces(forms)
         # A word the tokenizer drops entirely still needs one position to carry its label.
         pieces = [p if p else [self.unk_id] for p in pieces]
         budget = self.max_length - self.specials
@@ -77,6 +81,29 @@ class DocumentEncoder:
                 ids.append(self.sep_id)
             windows.append(EncodedWindow(w, ids, starts, ends))
         return EncodedDocument(words, sentences, windows)
+
+    def _pieces(self, forms: list[str]) -> list[list[int]]:
+        """Subtoken ids of every word, each word tokenized on its own."""
+        if self._backend is not None:
+            # the Rust tokenizer directly: the same ids as ``tokenizer(forms)`` without building a
+            # Python encoding object per word (a third of the time of encoding a document)
+            return [e.ids for e in self._backend.encode_batch(forms, add_special_tokens=False)]
+        return self.tokenizer(forms, add_special_tokens=False)["input_ids"]
+
+
+def _backend_copy(tokenizer):
+    """A private copy of a fast tokenizer's Rust ``tokenizers.Tokenizer`` with truncation and
+    padding off (transformers changes them on the shared one per call), or None."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or not hasattr(backend, "to_str"):
+        return None
+    try:
+        copy = type(backend).from_str(backend.to_str())
+        copy.no_truncation()
+        copy.no_padding()
+    except Exception:  # an exotic backend: fall back to the tokenizer's own __call__
+        return None
+    return copy
 
 
 def window_batches(encoded: Sequence[EncodedDocument], batch_size: int) -> list[list[tuple[int, int]]]:

@@ -47,9 +47,11 @@ class Extractor(ExtractorBase):
     # ------------------------------------------------------------------ public API
     @torch.inference_mode()
     def predict_documents(self, docs: Sequence[Document], batch_size: int = 16,
-                          show_progress_bar: bool = False) -> list[Document]:
-        """Spans and relations for each document (its gold annotations, if any, are ignored)."""
-        return super().predict_documents(docs, batch_size=batch_size, show_progress_bar=show_progress_bar)
+                          show_progress_bar: bool = False, relations: bool = True) -> list[Document]:
+        """Spans and relations for each document (its gold annotations, if any, are ignored);
+        ``relations=False`` predicts spans only and skips the relation head."""
+        return super().predict_documents(docs, batch_size=batch_size, show_progress_bar=show_progress_bar,
+                                         relations=relations)
 
     # ------------------------------------------------------------------ backend
     def _forward_tags(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:

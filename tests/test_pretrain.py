@@ -131,6 +131,102 @@ def test_masked_only_loss_equals_the_stock_loss():
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
 
 
+def stock_and_masked_only(model, inputs, attention_mask, labels, seed=0):
+    """(loss, {parameter: gradient}) of the stock model and of MaskedLM(masked_only), from the same RNG state."""
+    results = []
+    for masked_only in (False, True):
+        model.zero_grad()
+        torch.manual_seed(seed)  # the same dropout draws, where there is dropout
+        loss = MaskedLM(model, masked_only)(inputs, attention_mask, labels)
+        loss.backward()
+        results.append((loss.item(), {name: p.grad.clone() for name, p in model.named_parameters()
+                                      if p.grad is not None}))
+    return results
+
+
+def padded_batch(vocab_size, pad_id=0, seed=0):
+    """Four masked rows of 24 tokens, two of them right-padded, the last one without labels."""
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(5, vocab_size, (4, 24), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[2, 15:] = 0
+    attention_mask[0, 20:] = 0
+    input_ids = input_ids.masked_fill(attention_mask == 0, pad_id)
+    word_ids = torch.arange(24).expand(4, 24).where(attention_mask.bool(), -1)
+    inputs, labels = mask_tokens(input_ids, word_ids, 4, vocab_size, probability=0.3, generator=generator)
+    labels[3] = -100  # a row that scores nothing
+    return inputs, attention_mask, labels
+
+
+def assert_same_loss_and_gradients(stock, masked_only):
+    (stock_loss, stock_grads), (loss, grads) = stock, masked_only
+    assert loss == pytest.approx(stock_loss, abs=1e-5)
+    assert stock_grads.keys() == grads.keys()
+    for name, grad in stock_grads.items():
+        assert torch.allclose(grads[name], grad, atol=1e-6, rtol=1e-4), name
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_masked_only_gradients_equal_the_stock_gradients(attn_implementation):
+    # train mode without dropout: the masked-only last layer must give every parameter the stock gradient
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                       intermediate_size=37, hidden_dropout_prob=0.0,
+                                       attention_probs_dropout_prob=0.0,
+                                       attn_implementation=attn_implementation)).train()
+    assert MaskedLM(model).last_layer_fallback is None  # the last layer runs on the masked positions alone
+    inputs, attention_mask, labels = padded_batch(99)
+    stock, masked_only = stock_and_masked_only(model, inputs, attention_mask, labels)
+    assert stock[1].keys() == {name for name, _ in model.named_parameters()}  # every parameter is compared
+    assert_same_loss_and_gradients(stock, masked_only)
+
+
+def test_masked_only_draws_the_stock_dropout_masks():
+    # train mode with dropout: the last layer's masks are cut from draws as large as the stock layer's, so
+    # from one seed both paths drop the same units (on the CPU) and train alike, step for step
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                       intermediate_size=37, hidden_dropout_prob=0.2,
+                                       attention_probs_dropout_prob=0.2)).train()
+    inputs, attention_mask, labels = padded_batch(99)
+    stock, masked_only = stock_and_masked_only(model, inputs, attention_mask, labels)
+    assert_same_loss_and_gradients(stock, masked_only)
+    model.eval()
+    with torch.no_grad():
+        assert MaskedLM(model)(inputs, attention_mask, labels).item() != pytest.approx(stock[0], abs=1e-3)  # dropout on
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_masked_only_loss_equals_the_stock_loss_of_a_roberta(train):
+    # RoBERTa's layers are BERT's; its embeddings number positions after the padding id
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    torch.manual_seed(0)
+    model = RobertaForMaskedLM(RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+                                             num_attention_heads=4, intermediate_size=37,
+                                             max_position_embeddings=40, pad_token_id=1)).train(train)
+    assert MaskedLM(model).last_layer_fallback is None
+    inputs, attention_mask, labels = padded_batch(99, pad_id=1)
+    assert_same_loss_and_gradients(*stock_and_masked_only(model, inputs, attention_mask, labels))
+
+
+def test_masked_only_falls_back_on_a_layer_that_is_not_bert_like():
+    from transformers import BertConfig, BertForMaskedLM
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                       intermediate_size=37)).eval()
+    last = model.bert.encoder.layer[-1]
+    last.output.dense = torch.nn.Sequential(last.output.dense, torch.nn.Tanh())  # not BertOutput's math any more
+    assert "not laid out as a BertLayer" in MaskedLM(model).last_layer_fallback
+    inputs, attention_mask, labels = padded_batch(99)
+    assert_same_loss_and_gradients(*stock_and_masked_only(model, inputs, attention_mask, labels))
+
+
 # ---------------------------------------------------------------------------------------- runs
 def test_pretraining_lowers_the_loss_and_loads_as_a_rasd_encoder(corpus, tmp_path, schema):
     from transformers import AutoModelForMaskedLM, AutoTokenizer

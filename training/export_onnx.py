@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,11 @@ def export_onnx(model_dir: str | os.PathLike, out_dir: str | os.PathLike, quanti
     model = RasdModel.from_pretrained(model_dir, attn_implementation=attn_implementation).eval()
     result: dict = {"out_dir": str(out), "files": []}
 
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter (the dynamo one needs onnxscript) warns that it is legacy, and
+        # that negative indices would break advanced indexing: ours are positions, never negative
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message=".*advanced indexing.*negative values.*")
         _export_encoder(model, out / ENCODER_FILE)
         result["files"].append(ENCODER_FILE)
         if model.schema.has_relations:
