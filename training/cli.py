@@ -132,6 +132,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 1 if stats.get("documents", 0) == 0 and stats.get("errors") else 0
 
 
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from .export_onnx import export_onnx
+
+    written = export_onnx(args.model, args.output, quantize=args.int8)
+    print(json.dumps(written, ensure_ascii=False, default=str))
+    return 0
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from .configuration import load_config
     from .pretrain import PretrainConfig, pretrain
@@ -191,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--schema", default=None, help="gold schema (default: the model's own)")
     s.add_argument("--batch-size", type=int, default=16)
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("export-onnx", help="export a trained model to ONNX for the torch-free CPU extractor")
+    s.add_argument("--model", required=True)
+    s.add_argument("--output", required=True)
+    s.add_argument("--int8", action="store_true", help="also write a dynamically int8-quantized graph")
+    s.set_defaults(func=cmd_export_onnx)
 
     s = sub.add_parser("extract", help="extract spans, relations and event records from text")
     s.add_argument("--model", required=True)
