@@ -23,7 +23,9 @@ demo: setup
 	$(RASD) build-default-model --corpus data/conflict-ar/train.jsonl --output models/default-encoder
 	$(RASD) train --config configs/quickstart.yaml
 	$(RASD) evaluate --model $(RUN)/model --data data/conflict-ar/test.jsonl --out $(RUN)/eval
-	$(RASD) extract --model $(RUN)/model data/sample/article.jsonl -o $(RUN)/sample-events.csv --print
+	$(RASD) extract --model $(RUN)/model data/sample/article.jsonl -o $(RUN)/sample-events.csv --print -q
+	@echo "event records: $(RUN)/sample-events.csv"
+	@echo "HTML evaluation report: $(RUN)/eval/report.html"
 
 test: setup
 	$(PY) -m pytest -q
