@@ -6,6 +6,8 @@ decoding, relation pairs, output documents), shared by the torch ``Extractor`` a
 """
 from __future__ import annotations
 
+import bisect
+
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Sequence
@@ -205,18 +207,31 @@ def span_subtoken_positions(enc: EncodedDocument, spans: Sequence[DecodedSpan]) 
     return [int(cum[s.first_word]) for s in spans], [int(cum[s.last_word + 1]) - 1 for s in spans]
 
 
+class WindowIndex:
+    """Finds the window that scores a pair in O(log windows): cores partition the words and
+    window starts and ends only grow, so both lookups are binary searches."""
+
+    def __init__(self, enc: EncodedDocument) -> None:
+        self.windows = [w.window for w in enc.windows]
+        self.core_firsts = [w.core_first for w in self.windows]
+        self.lasts = [w.last for w in self.windows]
+
+    def __call__(self, head: DecodedSpan, tail: DecodedSpan) -> int | None:
+        """The window whose core holds the head, if it contains both spans; else the first window
+        that contains both; None when no window does."""
+        lo, hi = min(head.first_word, tail.first_word), max(head.last_word, tail.last_word)
+        k = bisect.bisect_right(self.core_firsts, head.first_word) - 1
+        if k >= 0 and self.windows[k].first <= lo and hi < self.windows[k].last:
+            return k
+        i = bisect.bisect_right(self.lasts, hi)  # the first window that reaches past ``hi``
+        if i < len(self.windows) and self.windows[i].first <= lo:
+            return i
+        return None
+
+
 def window_for(enc: EncodedDocument, head: DecodedSpan, tail: DecodedSpan) -> int | None:
-    """The window that scores a pair: one whose core holds the head and that contains both spans
-    (else the first that contains both; None when no window does)."""
-    lo, hi = min(head.first_word, tail.first_word), max(head.last_word, tail.last_word)
-    fallback = None
-    for wi, win in enumerate(enc.windows):
-        w = win.window
-        if w.first <= lo and hi < w.last:
-            if w.core_first <= head.first_word < w.core_last:
-                return wi
-            fallback = wi if fallback is None else fallback
-    return fallback
+    """The window that scores one pair (see ``WindowIndex``)."""
+    return WindowIndex(enc)(head, tail)
 
 
 @dataclass
@@ -241,8 +256,9 @@ def relation_jobs(doc_index: int, enc: EncodedDocument, spans: Sequence[DecodedS
     pairs = candidate_pairs([s.label for s in spans], [enc.sentences[s.first_word] for s in spans], starts, ends,
                             schema, max_sentences, max_subtokens)
     by_window: dict[int, list[tuple[int, int]]] = {}
+    find = WindowIndex(enc)
     for h, t in pairs:
-        wi = window_for(enc, spans[h], spans[t])
+        wi = find(spans[h], spans[t])
         if wi is not None:
             by_window.setdefault(wi, []).append((h, t))
     jobs = []

@@ -70,3 +70,34 @@ def test_candidate_pairs_include_both_directions_when_allowed(schema):
     labels = ["GPE", "GPE"]  # LOCATED_IN may go either way
     assert candidate_pairs(labels, [0, 0], [0, 5], [2, 7], schema, 0, 128) == [(0, 1), (1, 0)]
     assert candidate_pairs(["TIME", "WEAPON"], [0, 0], [0, 5], [2, 7], schema, 0, 128) == []
+
+
+def _linear_window_for(enc, head, tail):
+    lo, hi = min(head.first_word, tail.first_word), max(head.last_word, tail.last_word)
+    fallback = None
+    for wi, win in enumerate(enc.windows):
+        w = win.window
+        if w.first <= lo and hi < w.last:
+            if w.core_first <= head.first_word < w.core_last:
+                return wi
+            fallback = wi if fallback is None else fallback
+    return fallback
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_window_index_equals_a_scan_of_all_windows(seed):
+    from rasd.inference.alignment import make_windows
+    from rasd.inference.decoding import DecodedSpan, WindowIndex
+    from rasd.inference.encoding import EncodedDocument, EncodedWindow
+
+    rng = random.Random(seed)
+    for _ in range(40):
+        counts = [rng.randint(1, 5) for _ in range(rng.randint(1, 300))]
+        windows = make_windows(counts, 40, rng.randint(0, 30))
+        enc = EncodedDocument([(0, 1)] * len(counts), [0] * len(counts), [EncodedWindow(w, [], [], []) for w in windows])
+        find = WindowIndex(enc)
+        for _ in range(30):
+            a, c = rng.randrange(len(counts)), rng.randrange(len(counts))
+            head = DecodedSpan(0, 1, "X", a, min(len(counts) - 1, a + rng.randint(0, 3)), 1.0)
+            tail = DecodedSpan(0, 1, "X", c, min(len(counts) - 1, c + rng.randint(0, 3)), 1.0)
+            assert find(head, tail) == _linear_window_for(enc, head, tail)
