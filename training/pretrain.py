@@ -223,8 +223,8 @@ class MaskedLM(nn.Module):
 
     def _encode_at(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor,
                    cols: torch.Tensor) -> torch.Tensor:
-        """The encoder's last hidden states at (rows, cols): what ``BertModel.forward`` computes, step
-        for step (embeddings, the extended attention mask, the layers), except the last layer."""
+        """The encoder's last hidden states at (rows, cols): ``BertModel.forward`` step for step (the
+        embeddings, the extended attention mask, the layers), but the last layer runs at (rows, cols) alone."""
         from transformers.masking_utils import create_bidirectional_mask
 
         base = self.mlm.base_model
@@ -233,6 +233,8 @@ class MaskedLM(nn.Module):
         *layers, last = base.encoder.layer
         for layer in layers:
             hidden = layer(hidden, mask)
+            if isinstance(hidden, tuple):  # layers of some models still return (hidden states, ...)
+                hidden = hidden[0]
         return last_layer_at(last, hidden, mask, rows, cols)
 
 
