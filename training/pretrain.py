@@ -16,7 +16,6 @@ tokenizer) that any ``rasd train`` config takes as ``model.encoder``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -33,10 +32,10 @@ from torch import nn
 from rasd.inference.text import NormalizationOptions, normalize_word, split_words
 
 from .configuration import ConfigError, field, save_config
+from .runs import AcceleratedRun
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoint"
 MODEL_DIR = "model"
 TOKENIZER_DIR = "tokenizer"
 STATE_FILE = "pretrain_state.json"
@@ -601,18 +600,13 @@ def adamw(model: nn.Module, lr: float, weight_decay: float, fused: bool = True) 
     return torch.optim.AdamW(groups, lr=lr)
 
 
-class Pretrainer:
-    def __init__(self, config: PretrainConfig, resume: bool = False) -> None:
-        from accelerate import Accelerator
-        from accelerate.utils import set_seed
+class Pretrainer(AcceleratedRun):
+    state_file = STATE_FILE
 
+    def __init__(self, config: PretrainConfig, resume: bool = False) -> None:
+        super().__init__(config.train)
         self.config = config
         self.resume = resume
-        t = config.train
-        self.accelerator = Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision)
-        set_seed(t.seed)
-        self.out = t.output_dir
-        os.makedirs(self.out, exist_ok=True)
 
     # ------------------------------------------------------------------ setup
     def _build(self) -> None:
@@ -623,8 +617,8 @@ class Pretrainer:
         acc = self.accelerator
         if not d.train:
             raise ConfigError("data.train: give at least one corpus (.txt, .jsonl or .jsonl.gz)")
-        if self.resume and not os.path.exists(os.path.join(self.out, CHECKPOINT_DIR, STATE_FILE)):
-            raise FileNotFoundError(f"--resume: no checkpoint in {self.out}/{CHECKPOINT_DIR}; start without --resume")
+        if self.resume and not self.has_checkpoint():
+            raise FileNotFoundError(f"--resume: no checkpoint in {self.checkpoint_dir}; start without --resume")
         options = NormalizationOptions.from_dict(m.normalization)
         texts = stream_texts(d.train, d.text_field)
         if d.validation:
@@ -704,29 +698,17 @@ class Pretrainer:
     def _save_checkpoint(self, state: PretrainState) -> None:
         from accelerate.utils import gather_object
 
-        path = os.path.join(self.out, CHECKPOINT_DIR)
         state.data_states = gather_object([self.train_stream.state_dict()])
-        self.accelerator.save_state(path)
-        if self.accelerator.is_main_process:
-            with open(os.path.join(path, STATE_FILE), "w", encoding="utf-8") as f:
-                json.dump(asdict(state), f)
+        self.save_run_state(asdict(state))
 
     def _load_checkpoint(self) -> PretrainState:
-        path = os.path.join(self.out, CHECKPOINT_DIR)
-        self.accelerator.load_state(path)
-        with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
-            state = PretrainState(**json.load(f))
+        state = PretrainState(**self.load_run_state())
         if len(state.data_states) != self.accelerator.num_processes:
-            raise ValueError(f"{path} was written by {len(state.data_states)} process(es); resume with as many")
+            raise ValueError(f"{self.checkpoint_dir} was written by {len(state.data_states)} process(es); resume with as many")
         self.train_stream.set_epoch(state.epoch)
         self.train_stream.load_state_dict(state.data_states[self.accelerator.process_index])
         logger.info("resumed at update %d (pass %d, %d tokens seen)", state.global_step, state.epoch, state.tokens_seen)
         return state
-
-    def _log(self, record: dict) -> None:
-        if self.accelerator.is_main_process:
-            with open(os.path.join(self.out, "metrics.jsonl"), "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
 
     # ------------------------------------------------------------------ loop
     def train(self) -> dict:
@@ -781,7 +763,7 @@ class Pretrainer:
                 train_loss = (loss_sum / loss_count).item()  # note: a CPU-GPU sync, only when logging
                 loss_sum.zero_()
                 loss_count = 0
-                self._log({"step": state.global_step, "epoch": state.epoch, "loss": train_loss,
+                self.log({"step": state.global_step, "epoch": state.epoch, "loss": train_loss,
                            "lr": self.scheduler.get_last_lr()[0], "tokens_seen": state.tokens_seen,
                            "tokens_per_s": round(rate, 1)})
                 if progress:
@@ -825,7 +807,7 @@ class Pretrainer:
                 count += n
             model.train(was_training)
             loss = total / count
-            self._log({"step": state.global_step, "val_loss": loss, "val_perplexity": perplexity(loss)})
+            self.log({"step": state.global_step, "val_loss": loss, "val_perplexity": perplexity(loss)})
             logger.info("update %d: validation loss %.4f, perplexity %.2f", state.global_step, loss, perplexity(loss))
         acc.wait_for_everyone()
         return loss

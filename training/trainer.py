@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from rasd.inference.config import RasdConfig
 from rasd.inference.documents import Document
 from rasd.inference.extractor import Extractor
 from rasd.inference.modeling import RasdModel
@@ -25,10 +24,10 @@ from .config import TrainConfig
 from .configuration import save_config
 from .convert import read_corpus
 from .data import build_features, iterate_batches, length_grouped_order
+from .runs import AcceleratedRun
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoint"
 MODEL_DIR = "model"
 STATE_FILE = "trainer_state.json"
 
@@ -59,21 +58,16 @@ def split_dev(docs: list[Document], fraction: float) -> tuple[list[Document], li
     return train, dev
 
 
-class Trainer:
+class Trainer(AcceleratedRun):
     """``on_step(state)`` is called after every optimizer update (after any checkpoint of that update)."""
 
-    def __init__(self, config: TrainConfig, resume: bool = False, on_step=None) -> None:
-        from accelerate import Accelerator
-        from accelerate.utils import set_seed
+    state_file = STATE_FILE
 
+    def __init__(self, config: TrainConfig, resume: bool = False, on_step=None) -> None:
+        super().__init__(config.train)
         self.config = config
         self.resume = resume
         self.on_step = on_step
-        t = config.train
-        self.accelerator = Accelerator(gradient_accumulation_steps=t.grad_accum, mixed_precision=t.mixed_precision)
-        set_seed(t.seed)
-        self.out = t.output_dir
-        os.makedirs(self.out, exist_ok=True)
 
     # ------------------------------------------------------------------ setup
     def _build(self) -> None:
@@ -134,27 +128,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, state: TrainerState) -> None:
-        path = os.path.join(self.out, CHECKPOINT_DIR)
-        self.accelerator.save_state(path)
-        if self.accelerator.is_main_process:
-            with open(os.path.join(path, STATE_FILE), "w") as f:
-                json.dump(asdict(state), f)
+        self.save_run_state(asdict(state))
 
     def _load_checkpoint(self) -> TrainerState:
-        path = os.path.join(self.out, CHECKPOINT_DIR)
-        state_file = os.path.join(path, STATE_FILE)
-        if not os.path.exists(state_file):
-            raise FileNotFoundError(f"--resume: no checkpoint in {path}; start without --resume")
-        self.accelerator.load_state(path)
-        with open(state_file) as f:
-            state = TrainerState(**json.load(f))
+        state = TrainerState(**self.load_run_state())
         logger.info("resumed at epoch %d, batch %d, update %d", state.epoch, state.batch_in_epoch, state.global_step)
         return state
-
-    def _log(self, record: dict) -> None:
-        if self.accelerator.is_main_process:
-            with open(os.path.join(self.out, "metrics.jsonl"), "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
 
     # ------------------------------------------------------------------ loop
     def train(self) -> dict:
@@ -197,7 +176,7 @@ class Trainer:
                     progress.update(1)
                     progress.set_postfix(loss=f"{out.loss.item():.3f}", tok_s=f"{rate:.0f}")
                 if state.global_step % t.log_every == 0:
-                    self._log({"step": state.global_step, "epoch": state.epoch, "loss": out.loss.item(),
+                    self.log({"step": state.global_step, "epoch": state.epoch, "loss": out.loss.item(),
                                "tag_loss": out.tag_loss.item(),
                                "relation_loss": out.relation_loss.item() if out.relation_loss is not None else None,
                                "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": round(rate, 1)})
@@ -233,7 +212,7 @@ class Trainer:
             improved = score > state.best_score
             record = {"epoch": state.epoch, "step": state.global_step, "dev_combined_f1": score,
                       "dev_span_f1": scores["spans"]["micro"]["f1"], "dev_relation_f1": scores["relations"]["micro"]["f1"]}
-            self._log(record)
+            self.log(record)
             logger.info("epoch %d: dev span F1 %.3f, relation F1 %.3f, combined %.3f%s", state.epoch,
                         record["dev_span_f1"], record["dev_relation_f1"], score, " (best)" if improved else "")
             decision = [{"score": score, "improved": improved, "record": record}]
