@@ -76,36 +76,10 @@ def worker(args) -> int:
 
 
 def stream(extractor, input_path: str, output: str, batch_size: int) -> dict:
-    from rasd.inference import io as rio
+    from rasd.inference.io import run_extraction  # the code behind `rasd extract`, torch or ONNX alike
 
-    if "torch" in sys.modules:
-        from rasd.inference.extractor import Extractor
-
-        if isinstance(extractor, Extractor):  # the code behind `rasd extract`
-            stats = rio.run_extraction(extractor, [input_path], output, batch_size=batch_size, show_progress_bar=False)
-            return {"documents": stats["documents"], "spans": stats["spans"], "relations": stats["relations"],
-                    "events": stats["events"], "via": "rasd.inference.io.run_extraction"}
-    # run_extraction loads torch models only: the same loop around the ONNX extractor
-    counts = {"documents": 0, "spans": 0, "relations": 0, "events": 0}
-    with open(output, "w", encoding="utf-8") as f:
-        chunk = []
-        for doc in rio.read_inputs([input_path]):
-            chunk.append(doc)
-            if len(chunk) == rio.CHUNK_SIZE:
-                _write(extractor.extract(chunk, batch_size=batch_size), f, counts)
-                chunk = []
-        if chunk:
-            _write(extractor.extract(chunk, batch_size=batch_size), f, counts)
-    return {**counts, "via": f"rasd.inference.io.read_inputs, chunks of {rio.CHUNK_SIZE}"}
-
-
-def _write(docs, f, counts) -> None:
-    for doc in docs:
-        f.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
-        counts["documents"] += 1
-        counts["spans"] += len(doc.spans)
-        counts["relations"] += len(doc.relations)
-        counts["events"] += len(doc.events)
+    stats = run_extraction(extractor, [input_path], output, batch_size=batch_size, show_progress_bar=False)
+    return {key: stats[key] for key in ("documents", "spans", "relations", "events")}
 
 
 # ---------------------------------------------------------------------------- parent
@@ -181,8 +155,7 @@ def main(argv=None) -> int:
             ratio = summary[f"{path} x{max(factors)}"]["rss_ratio"]
             ok &= ratio <= MAX_MEMORY_RATIO
     print(f"Streaming extraction, batch size {args.batch_size}, {threads or 'default'} thread(s), median of "
-          f"{args.repeats} runs; input: {args.data} repeated; via {runs[(paths[0], factors[0])][0]['via']}"
-          + (f" / {runs[(paths[-1], factors[0])][0]['via']}" if len(paths) > 1 else "") + "\n")
+          f"{args.repeats} runs; input: {args.data} repeated; via rasd.inference.io.run_extraction\n")
     print("| path | scale | documents | seconds | docs/s | peak RSS MiB | RSS vs 1x | RSS after load MiB | "
           "spans / relations / events |")
     print("|---|---|---|---|---|---|---|---|---|")

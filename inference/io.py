@@ -23,9 +23,9 @@ from .documents import Document
 from .events import CSV_COLUMNS, format_record
 
 if TYPE_CHECKING:
-    from .extractor import Extractor
+    from .decoding import ExtractorBase
 
-__all__ = ["CHUNK_SIZE", "read_inputs", "read_jsonl_lines", "read_text_lines", "run_extraction"]
+__all__ = ["CHUNK_SIZE", "load_extractor", "read_inputs", "read_jsonl_lines", "read_text_lines", "run_extraction"]
 
 CHUNK_SIZE = 256  # documents handed to the model at once
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -188,12 +188,30 @@ class _Writer:
 
 
 # ---------------------------------------------------------------------------------------- runner
-def run_extraction(model_path: str | os.PathLike | Extractor, inputs: Inputs, output: str | os.PathLike,
+def load_extractor(model: str | os.PathLike, quantized: bool = False) -> "ExtractorBase":
+    """The extractor for ``model``: an ONNX export (a directory with ``model.onnx``) runs on
+    onnxruntime without torch, anything else (a model directory or hub id) on torch.
+    ``quantized`` picks the int8 ONNX encoder."""
+    from .onnx_extractor import ENCODER_FILE
+
+    if (Path(model) / ENCODER_FILE).is_file():
+        from .onnx_extractor import OnnxExtractor
+
+        return OnnxExtractor.from_pretrained(model, quantized=quantized)
+    if quantized:
+        raise ValueError(f"{model}: int8 needs an ONNX export (rasd export-onnx --int8); it has no {ENCODER_FILE}")
+    from .extractor import Extractor
+
+    return Extractor.from_pretrained(model)
+
+
+def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, output: str | os.PathLike,
                    lines: bool = False, batch_size: int = 16, show_progress_bar: bool = True,
-                   print_records: bool = False) -> dict[str, Any]:
+                   print_records: bool = False, quantized: bool = False) -> dict[str, Any]:
     """Extract spans, relations and event records from ``inputs`` into ``output``; return counts.
 
-    ``model_path`` is a model directory, a hub id or an already loaded ``Extractor``. With
+    ``model`` is a model directory, a hub id, an ONNX export directory (``quantized``: its int8
+    encoder) or an already loaded extractor, torch or ONNX. With
     ``print_records`` each record is also printed as a readable block, on standard output (on
     standard error when the documents themselves go to standard output, so that stays JSONL).
     Returns ``{documents, spans, relations, events, errors, output}``; ``errors`` lists the skipped inputs.
@@ -201,9 +219,7 @@ def run_extraction(model_path: str | os.PathLike | Extractor, inputs: Inputs, ou
     output = os.fspath(output)
     if output != "-" and not output.lower().endswith(_OUTPUT_SUFFIXES):
         raise ValueError(f"output {output!r}: use a .jsonl or .csv file, or - for JSONL on standard output")
-    from .extractor import Extractor
-
-    extractor = model_path if isinstance(model_path, Extractor) else Extractor.from_pretrained(model_path)
+    extractor = model if hasattr(model, "extract") else load_extractor(model, quantized=quantized)
     stats: dict[str, Any] = {"documents": 0, "spans": 0, "relations": 0, "events": 0, "errors": [], "output": output}
     progress = None
     if show_progress_bar:

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from rasd.inference.documents import Document  # noqa: E402
+from rasd.inference.documents import Document, read_documents  # noqa: E402
 
 
 def _long_doc(tiny_docs):
@@ -147,3 +147,28 @@ def test_onnx_extractor_needs_neither_torch_nor_transformers(exported, torch_ext
     want = torch_extractor.predict_documents([Document(f"doc-{i + 1}", t) for i, t in enumerate(texts)])
     assert [[tuple(s) for s in d] for d in json.loads(spans_line)] == _spans(want)
     assert [[tuple(r) for r in d] for d in json.loads(relations_line)] == _relations(want)
+
+
+def test_rasd_extract_runs_an_onnx_export_without_torch(exported, saved_model, tiny_docs, tmp_path):
+    from rasd.inference.io import run_extraction
+
+    txt = tmp_path / "news.jsonl"
+    txt.write_text("".join(json.dumps({"id": d.id, "text": d.text}, ensure_ascii=False) + "\n" for d in tiny_docs),
+                   encoding="utf-8")
+    code = f"""
+    import sys
+    from rasd.inference.io import run_extraction
+    stats = run_extraction({str(exported[0])!r}, [{str(txt)!r}], {str(tmp_path / "onnx.jsonl")!r},
+                           show_progress_bar=False)
+    assert "torch" not in sys.modules and "transformers" not in sys.modules
+    assert stats["documents"] == {len(tiny_docs)} and not stats["errors"], stats
+    """
+    proc = _run_blocked(code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_extraction(saved_model, [str(txt)], str(tmp_path / "torch.jsonl"), show_progress_bar=False)
+    onnx_docs, torch_docs = (read_documents(tmp_path / name) for name in ("onnx.jsonl", "torch.jsonl"))
+    assert _spans(onnx_docs) == _spans(torch_docs) and _relations(onnx_docs) == _relations(torch_docs)
+    assert sum(len(d.spans) for d in torch_docs) > 0
+
+    with pytest.raises(ValueError, match="int8 needs an ONNX export"):
+        run_extraction(saved_model, [str(txt)], str(tmp_path / "x.jsonl"), quantized=True)

@@ -49,8 +49,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def cmd_build_default_model(args: argparse.Namespace) -> int:
     from .convert import read_corpus
-    from .default_model import DefaultEncoderSpec, build_default_encoder
+    from .default_model import DefaultEncoderSpec, build_default_encoder, build_random_like
 
+    if args.like:
+        out = build_random_like(args.like, args.output, seed=args.seed)
+        print(f"random weights with the tokenizer and size of {args.like} -> {out}")
+        return 0
     texts = [d.text for path in args.corpus for d in read_corpus(path, _schema(args.schema))]
     spec = DefaultEncoderSpec(vocab_size=args.vocab_size)
     out = build_default_encoder(texts, args.output, spec, seed=args.seed)
@@ -126,7 +130,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
         hf_logging.disable_progress_bar()
     stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
-                           show_progress_bar=not args.quiet, print_records=args.print)
+                           show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8)
     # stdout may be the JSONL output itself, so the summary goes to stderr
     print(json.dumps(stats, ensure_ascii=False), file=sys.stderr)
     return 1 if stats.get("documents", 0) == 0 and stats.get("errors") else 0
@@ -174,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--vocab-size", type=int, default=8000)
     s.add_argument("--schema", default=schema_default)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--like", default="", help="copy this encoder's tokenizer and size, with random weights "
+                                              "(the control of a pretraining comparison); --corpus is then unused")
     s.set_defaults(func=cmd_build_default_model)
 
     s = sub.add_parser("build-corpus", help="compile the markup corpus into validated train/dev/test JSONL")
@@ -207,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_export_onnx)
 
     s = sub.add_parser("extract", help="extract spans, relations and event records from text")
-    s.add_argument("--model", required=True)
+    s.add_argument("--model", required=True, help="model directory, hub id, or ONNX export (rasd export-onnx: "
+                                                  "runs without torch)")
+    s.add_argument("--int8", action="store_true", help="with an ONNX export: its int8 encoder")
     s.add_argument("inputs", nargs="*", default=["-"], help=".txt, .jsonl or - for standard input")
     s.add_argument("-o", "--output", default="-", help=".jsonl documents or .csv event records (- : JSONL to stdout)")
     s.add_argument("--lines", action="store_true", help="a .txt input holds one document per line")

@@ -31,12 +31,11 @@ import time
 import warnings
 from pathlib import Path
 
+from rasd.inference.onnx_extractor import ENCODER_FILE, ENCODER_INT8_FILE, RELATION_FILE
+
 logger = logging.getLogger(__name__)
 
 OPSET = 17
-ENCODER_FILE = "model.onnx"
-ENCODER_INT8_FILE = "model.int8.onnx"
-RELATION_FILE = "relations.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
