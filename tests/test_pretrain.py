@@ -233,7 +233,7 @@ def test_pretraining_lowers_the_loss_and_loads_as_a_rasd_encoder(corpus, tmp_pat
 
     from rasd.inference.modeling import RasdModel
 
-    result = pretrain(tiny_config(corpus, tmp_path))
+    result = pretrain(tiny_config(corpus, tmp_path, "model.dropout=0.0"))
     evals = [r for r in read_metrics(tmp_path) if "val_loss" in r]
     assert [r["step"] for r in evals] == [0, 30]
     assert evals[-1]["val_loss"] < evals[0]["val_loss"] - 1.0
@@ -246,6 +246,24 @@ def test_pretraining_lowers_the_loss_and_loads_as_a_rasd_encoder(corpus, tmp_pat
     batch = tokenizer(["القوات", "قصفت", "المدينة"], is_split_into_words=True, return_tensors="pt")
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     assert out.tag_logits.shape[:2] == batch["input_ids"].shape
+    # dropout was off for pretraining only: fine-tuning gets BERT's regulariser back
+    assert mlm.config.hidden_dropout_prob == mlm.config.attention_probs_dropout_prob == 0.1
+
+
+def test_random_like_keeps_the_tokenizer_and_size_but_not_the_weights(tiny_encoder_dir, tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    from rasd.training.default_model import build_random_like
+
+    out = build_random_like(tiny_encoder_dir, tmp_path / "random", seed=3)
+    source, copy = AutoModel.from_pretrained(tiny_encoder_dir), AutoModel.from_pretrained(out)
+    assert AutoTokenizer.from_pretrained(out).get_vocab() == AutoTokenizer.from_pretrained(tiny_encoder_dir).get_vocab()
+    assert copy.config.to_diff_dict() | {"architectures": None} == source.config.to_diff_dict() | {"architectures": None}
+    weights = dict(copy.named_parameters())
+    assert weights.keys() == dict(source.named_parameters()).keys()
+    assert not torch.equal(weights["embeddings.word_embeddings.weight"], source.embeddings.word_embeddings.weight)
+    again = AutoModel.from_pretrained(build_random_like(tiny_encoder_dir, tmp_path / "again", seed=3))
+    assert torch.equal(again.embeddings.word_embeddings.weight, weights["embeddings.word_embeddings.weight"])
 
 
 def test_resume_continues_at_the_checkpointed_step(corpus, base_checkpoint, tmp_path, monkeypatch):

@@ -72,3 +72,23 @@ def build_default_encoder(texts: Iterable[str], out_dir: str | os.PathLike, spec
     logger.info("default encoder: vocabulary %d, %.1fM parameters -> %s", len(tokenizer),
                 sum(p.numel() for p in model.parameters()) / 1e6, out_dir)
     return str(out_dir)
+
+
+def build_random_like(encoder: str | os.PathLike, out_dir: str | os.PathLike, seed: int = 0) -> str:
+    """Write ``encoder``'s tokenizer and architecture with fresh random weights to ``out_dir``.
+
+    The control arm of a pretraining comparison: the same vocabulary and size, none of what
+    pretraining learned, so a difference in fine-tuning is the pretraining's doing.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(encoder)
+    tokenizer = AutoTokenizer.from_pretrained(encoder)
+    torch.manual_seed(seed)
+    model = AutoModel.from_config(config, add_pooling_layer=False)
+    os.makedirs(out_dir, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    logger.info("random weights shaped like %s -> %s", encoder, out_dir)
+    return str(out_dir)

@@ -41,6 +41,7 @@ TOKENIZER_DIR = "tokenizer"
 STATE_FILE = "pretrain_state.json"
 PACK_DOCS = 64  # documents tokenized and packed together; each pack ends in at most one short sequence
 IGNORE = -100  # label of unscored positions, as in every HF loss
+FINE_TUNING_DROPOUT = 0.1  # BERT's own default, written into a scratch encoder's saved config
 
 
 # ---------------------------------------------------------------------------------------- config
@@ -59,6 +60,8 @@ class PretrainModelSection:
     num_attention_heads: int = field(4, "scratch: attention heads")
     intermediate_size: int = field(1024, "scratch: feed-forward width")
     max_position_embeddings: int = field(512, "scratch: longest input the encoder will ever take")
+    dropout: float = field(0.1, "scratch: hidden and attention dropout while pretraining (0 learns faster on short "
+                                "budgets); the saved encoder carries BERT's 0.1 for fine-tuning")
 
     def __post_init__(self) -> None:
         NormalizationOptions.from_dict(self.normalization)  # fail at load time on an unknown fold
@@ -405,6 +408,7 @@ def build_model(section: PretrainModelSection, tokenizer) -> nn.Module:
                             num_attention_heads=section.num_attention_heads,
                             intermediate_size=section.intermediate_size,
                             max_position_embeddings=section.max_position_embeddings,
+                            hidden_dropout_prob=section.dropout, attention_probs_dropout_prob=section.dropout,
                             pad_token_id=tokenizer.pad_token_id)
         return BertForMaskedLM(config)
     model = AutoModelForMaskedLM.from_pretrained(section.init_from)
@@ -817,7 +821,11 @@ class Pretrainer(AcceleratedRun):
         acc = self.accelerator
         acc.wait_for_everyone()
         if acc.is_main_process:
-            acc.unwrap_model(self.model).mlm.save_pretrained(path)
+            mlm = acc.unwrap_model(self.model).mlm
+            if not self.config.model.init_from:
+                # Dropout off is a pretraining speed-up only; fine-tuning on small data wants BERT's regulariser.
+                mlm.config.hidden_dropout_prob = mlm.config.attention_probs_dropout_prob = FINE_TUNING_DROPOUT
+            mlm.save_pretrained(path)
             self.tokenizer.save_pretrained(path)
         return path
 
