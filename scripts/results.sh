@@ -7,11 +7,12 @@
 set -euo pipefail
 
 PRETRAINED=${PRETRAINED:-runs/pretrain-news-small/model}
-RANDOM_INIT=${RANDOM_INIT:-runs/results/random-init-encoder}
 OUT=${OUT:-runs/results}
+RANDOM_INIT=${RANDOM_INIT:-$OUT/random-init-encoder}
 SEEDS=${SEEDS:-"42 1 2"}
 ANERCORP=${ANERCORP:-../shared/data/anercorp/train.conll}
 AQMAR=${AQMAR:-../shared/data/aqmar/aqmar.coarse.conll}
+EXTRA=${EXTRA:-}  # more --set overrides for every run, e.g. "--set train.max_steps=2" for a smoke test
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 
 [ -f "$RANDOM_INIT/config.json" ] || rasd build-default-model --like "$PRETRAINED" --output "$RANDOM_INIT" --seed 0
@@ -20,7 +21,7 @@ fine_tune() {  # arm encoder task seed [--set overrides...]
   local arm=$1 encoder=$2 task=$3 seed=$4 run="$OUT/$3-$1-$4"; shift 4
   [ -f "$run/scores.json" ] && return 0
   rasd train --config "configs/$task.yaml" --set model.encoder="$encoder" --set train.seed="$seed" \
-    --set train.output_dir="$run" --set train.progress_bar=false "$@" > "$run.log" 2>&1 \
+    --set train.output_dir="$run" --set train.progress_bar=false $EXTRA "$@" > "$run.log" 2>&1 \
     || { echo "failed: $run (see $run.log)" >&2; return 1; }
   echo "done: $run"
 }
