@@ -225,6 +225,10 @@ def test_parse_count(text, expected):
     ("لبنان", None),
     ("سكان", None),
     ("عشرين", None),
+    ("البحرين", None),  # a country, not "two seas"
+    ("والبحرين", None),
+    ("تشرين", None),  # a Levantine month
+    ("برلين", None),
 ])
 def test_dual_count(word, expected):
     assert dual_count(word) == expected
