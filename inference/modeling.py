@@ -103,7 +103,7 @@ class RasdModel(RasdPreTrainedModel):
         if config.schema is None:
             raise ValueError("RasdModel needs a config with a label schema: use RasdModel.from_encoder(..., schema=...)")
         self.schema = config.label_schema
-        self.encoder = _encoder_from_config(config.encoder)
+        self.encoder = encoder_from_config(config.encoder)
         hidden = config.encoder.hidden_size
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.tagger = nn.Linear(hidden, len(config.id2label))
@@ -199,7 +199,8 @@ class RasdModel(RasdPreTrainedModel):
                           relation_logits=relation_logits, hidden_states=hidden)
 
 
-def _encoder_from_config(config):
+def encoder_from_config(config) -> nn.Module:
+    """A randomly initialised encoder for ``config``, without the pooler where the model allows it."""
     # The pooler is unused by both heads; BERT-like models drop it on request, others do not know the flag.
     try:
         return AutoModel.from_config(config, add_pooling_layer=False)

@@ -81,12 +81,14 @@ def build_random_like(encoder: str | os.PathLike, out_dir: str | os.PathLike, se
     pretraining learned, so a difference in fine-tuning is the pretraining's doing.
     """
     import torch
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
+
+    from rasd.inference.modeling import encoder_from_config
 
     config = AutoConfig.from_pretrained(encoder)
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     torch.manual_seed(seed)
-    model = AutoModel.from_config(config, add_pooling_layer=False)
+    model = encoder_from_config(config)
     os.makedirs(out_dir, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
