@@ -61,6 +61,8 @@ import sys
 import time
 from pathlib import Path
 
+from measure import has_trained_model, peak_rss_mib, rss_mib, worker_env  # beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "runs" / "quickstart" / "model"
 DEFAULT_DATA = ROOT / "data" / "conflict-ar" / "test.jsonl"
@@ -68,24 +70,6 @@ DEFAULT_WORK = ROOT / "runs" / "bench"  # exported ONNX, the pipeline copy, the 
 MIN_SPANS = 100
 PATHS = ("pipeline", "torch", "onnx", "onnx-int8")
 TIE = 1e-4
-
-
-# ============================================================================ memory helpers
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM), MiB."""
-    return _status_kib("VmHWM") / 1024
-
-
-def rss_mib() -> float:
-    return _status_kib("VmRSS") / 1024
 
 
 # ============================================================================ worker side
@@ -320,10 +304,8 @@ class Worker:
             cmd += ["--onnx", str(onnx)]
         if threads:
             cmd += ["--threads", str(threads)]
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
-               "TRANSFORMERS_VERBOSITY": "error", "PYTHONWARNINGS": "ignore"}
         self.kind = kind
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=worker_env(),
                                      stderr=subprocess.DEVNULL if not os.environ.get("RASD_BENCH_DEBUG") else None)
         self.info = self._read()
 
@@ -686,9 +668,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.worker:
         return worker_main(args)
-    if not (args.model / "config.json").is_file():
-        print(f"no trained model at {args.model}; train one first:\n  rasd train --config configs/quickstart.yaml",
-              file=sys.stderr)
+    if not has_trained_model(args.model):
         return 2
     args.work_dir.mkdir(parents=True, exist_ok=True)
     args.threads = args.threads or None

@@ -28,14 +28,9 @@ import time
 
 import torch
 
+from measure import peak_rss_mib  # beside this script
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM), in MiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+
 
 
 def run_path(masked_only: bool, path: str, threads: int, seed: int, conn) -> None:

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from inference_speed import DEFAULT_MODEL, DEFAULT_WORK, ensure_onnx, peak_rss_mib, rss_mib  # noqa: E402
+from inference_speed import DEFAULT_MODEL, DEFAULT_WORK, ensure_onnx  # noqa: E402
+from measure import has_trained_model, peak_rss_mib, rss_mib, run_json_worker  # noqa: E402
 
 DEFAULT_DATA = ROOT / "data" / "conflict-ar" / "test.jsonl"
 MAX_MEMORY_RATIO = 1.5
@@ -89,12 +89,7 @@ def run_one(path: str, model: Path, onnx: Path, input_path: Path, output: Path, 
            "--input", str(input_path), "--output", str(output), "--batch-size", str(batch_size)]
     if threads:
         cmd += ["--threads", str(threads)]
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
-           "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{path} x {input_path.name} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_worker(cmd, f"{path} x {input_path.name}")
 
 
 def main(argv=None) -> int:
@@ -115,9 +110,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.worker:
         return worker(args)
-    if not (args.model / "config.json").is_file():
-        print(f"no trained model at {args.model}; train one first:\n  rasd train --config configs/quickstart.yaml",
-              file=sys.stderr)
+    if not has_trained_model(args.model):
         return 2
     args.work_dir.mkdir(parents=True, exist_ok=True)
     threads = args.threads or None

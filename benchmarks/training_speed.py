@@ -22,10 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
+
+from measure import run_json_worker  # beside this script
 
 DEFAULT_ENCODER = "models/default-encoder"
 
@@ -147,14 +148,8 @@ def run_worker(path: str, args, out: str, schema: str | None = None, data: str |
            "--schema", schema or args.schema, "--data", data or args.data, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--max-length", str(args.max_length),
            "--out", out]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error",
-           "PYTHONWARNINGS": "ignore"}
-    if args.threads:
-        env["OMP_NUM_THREADS"] = str(args.threads)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{path} worker failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    threads = {"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
+    return run_json_worker(cmd, f"{path} worker", **threads)
 
 
 def main(argv=None) -> int:

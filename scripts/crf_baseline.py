@@ -66,7 +66,8 @@ def main(argv=None) -> int:
     train, dev = split_dev(read_conll(args.train, schema), args.dev_fraction)
     crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=args.c1, c2=args.c2, max_iterations=args.iterations)
     t0 = time.perf_counter()
-    crf.fit([sentence_features(to_bio(d)[0]) for d in train], [to_bio(d)[1] for d in train])
+    words_and_tags = [to_bio(d) for d in train]
+    crf.fit([sentence_features(words) for words, _ in words_and_tags], [tags for _, tags in words_and_tags])
     seconds = time.perf_counter() - t0
     result = {"train_sentences": len(train), "dev_sentences": len(dev), "train_seconds": round(seconds, 1)}
     for name, gold in (("anercorp_dev", dev), ("aqmar", read_conll(args.aqmar, schema) if args.aqmar else [])):
