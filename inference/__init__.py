@@ -10,7 +10,7 @@ documents or a schema does not pay for importing torch.
 """
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "Document": "documents", "DocumentError": "documents", "Relation": "documents", "Span": "documents",

@@ -45,12 +45,37 @@ def _transitions(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return allowed, start
 
 
-def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str]) -> np.ndarray:
-    """Best tag path under the BIO constraints; ``log_probs`` is [words, tags]."""
+@dataclass(frozen=True)
+class TagTransitions:
+    """Learned tag transition scores of a linear-chain CRF (``RasdModel.crf``), as numpy arrays."""
+
+    transitions: np.ndarray  # [previous tag, current tag]
+    start: np.ndarray  # [tag] score of starting a document with the tag
+    end: np.ndarray  # [tag] score of ending one with it
+
+    @classmethod
+    def from_lists(cls, raw: dict) -> "TagTransitions":
+        return cls(*(np.asarray(raw[k], dtype=np.float32) for k in ("transitions", "start", "end")))
+
+    def to_lists(self) -> dict:
+        return {"transitions": self.transitions.tolist(), "start": self.start.tolist(), "end": self.end.tolist()}
+
+
+def _moves(tags: Sequence[str], learned: TagTransitions | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(transitions, start, end)``: the BIO constraints (0/-inf), plus the learned scores if any."""
+    allowed, start = _transitions(tuple(tags))
+    if learned is None:
+        return allowed, start, np.zeros(len(tags), dtype=np.float32)
+    return allowed + learned.transitions, start + learned.start, learned.end
+
+
+def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str], learned: TagTransitions | None = None) -> np.ndarray:
+    """Best tag path under the BIO constraints; ``log_probs`` is [words, tags] (CRF emissions
+    with ``learned`` transitions)."""
     n = log_probs.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    allowed, start = _transitions(tuple(tags))
+    allowed, start, end = _moves(tags, learned)
     score = log_probs[0] + start
     back = np.zeros((n, len(tags)), dtype=np.int64)
     for t in range(1, n):
@@ -58,6 +83,7 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str]) -> np.ndarray:
         cand = score[:, None] + allowed
         back[t] = cand.argmax(axis=0)
         score = cand[back[t], np.arange(len(tags))] + log_probs[t]
+    score = score + end
     path = np.empty(n, dtype=np.int64)
     path[-1] = int(score.argmax())
     for t in range(n - 1, 0, -1):
@@ -65,7 +91,34 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str]) -> np.ndarray:
     return path
 
 
-def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], group: int = 64) -> list[np.ndarray]:
+def crf_marginals(emissions: np.ndarray, tags: Sequence[str], learned: TagTransitions) -> np.ndarray:
+    """Per-word tag probabilities ``[words, tags]`` of a linear-chain CRF (forward-backward):
+    the confidence of a decoded tag, where a plain tagger uses its softmax."""
+    n = emissions.shape[0]
+    if n == 0:
+        return np.zeros((0, len(tags)), dtype=np.float32)
+    trans, start, end = (a.astype(np.float64) for a in _moves(tags, learned))
+    em = emissions.astype(np.float64)
+    alpha = np.empty_like(em)
+    beta = np.empty_like(em)
+    alpha[0] = start + em[0]
+    for t in range(1, n):
+        alpha[t] = _logsumexp(alpha[t - 1][:, None] + trans, axis=0) + em[t]
+    beta[-1] = end
+    for t in range(n - 2, -1, -1):
+        beta[t] = _logsumexp(trans + (em[t + 1] + beta[t + 1])[None, :], axis=1)
+    log_z = _logsumexp(alpha[-1] + end, axis=0)
+    return np.exp(alpha + beta - log_z).astype(np.float32)
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(x - top), axis=axis))
+
+
+def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], group: int = 64,
+                      learned: TagTransitions | None = None) -> list[np.ndarray]:
     """``viterbi_bio`` of many documents at once (the same paths, ties broken the same way).
 
     Documents of similar length go in groups and each step over word positions is vectorised
@@ -73,6 +126,9 @@ def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], grou
     once per word. A step costs O(tags), not O(tags²): a tag any tag may follow takes the best
     previous score; only I- tags look at their few allowed predecessors.
     """
+    if learned is not None:
+        # learned transitions score every move, so each step is a full [tags, tags] max
+        return [viterbi_bio(lp, tags, learned) for lp in log_probs]
     out = [np.zeros(0, dtype=np.int64) for _ in log_probs]
     order = sorted((i for i, lp in enumerate(log_probs) if len(lp)), key=lambda i: len(log_probs[i]))
     if not order:
@@ -126,13 +182,15 @@ def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], grou
 
 
 def decode_spans(log_probs: np.ndarray, words: Sequence[tuple[int, int]], tags: Sequence[str],
-                 path: np.ndarray | None = None) -> list[DecodedSpan]:
-    """Spans of one document from per-word tag log-probabilities (constrained Viterbi; ``path``
-    when it is already known, e.g. from ``viterbi_bio_batch``)."""
+                 path: np.ndarray | None = None, learned: TagTransitions | None = None) -> list[DecodedSpan]:
+    """Spans of one document from per-word tag log-probabilities, or CRF emissions with
+    ``learned`` transitions (constrained Viterbi; ``path`` when it is already known, e.g. from
+    ``viterbi_bio_batch``). A span's score is the mean probability of its words' tags."""
     if path is None:
-        path = viterbi_bio(log_probs, tags)
+        path = viterbi_bio(log_probs, tags, learned)
     names = [tags[i] for i in path]
-    chosen = np.exp(log_probs[np.arange(len(path)), path]) if len(path) else np.zeros(0)
+    probs = crf_marginals(log_probs, tags, learned) if learned is not None else np.exp(log_probs)
+    chosen = probs[np.arange(len(path)), path] if len(path) else np.zeros(0)
     return [DecodedSpan(s, e, label, a, b, float(chosen[a:b + 1].mean()))
             for s, e, label, a, b in word_tags_to_spans(words, names)]
 
@@ -178,6 +236,44 @@ def candidate_pairs(
             h, t = np.nonzero(ok)
             pairs += zip(heads[h].tolist(), tails[t].tolist())
     return sorted(pairs)
+
+
+def pair_features(labels: Sequence[str], sentences: Sequence[int], first_words: Sequence[int],
+                  last_words: Sequence[int], schema: Schema, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """What an argument decision needs beside the two spans' vectors, per pair ``[pairs, 4]`` (int64):
+
+    0. the sentence gap, tail minus head, clipped to -2..2 (stored +2);
+    1. how many trigger spans stand strictly between the two (0..3+): an argument usually
+       belongs to the nearest trigger;
+    2. the tail's nearness rank: how many spans with the tail's label are nearer the head (0..3+);
+    3. the head's nearness rank: how many spans with the head's label are nearer the tail (0..3+).
+
+    Spans are a document's (gold or predicted), so training and prediction see the same features.
+    """
+    if len(pairs) == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    h, t = np.asarray(pairs, dtype=np.int64).T
+    sent = np.asarray(sentences, dtype=np.int64)
+    first = np.asarray(first_words, dtype=np.int64)
+    last = np.asarray(last_words, dtype=np.int64)
+    label_ids = np.unique(np.asarray(labels), return_inverse=True)[1]
+    trigger = np.array([schema.is_trigger(l) for l in labels], dtype=bool)
+    out = np.empty((len(h), 4), dtype=np.int64)
+    out[:, 0] = np.clip(sent[t] - sent[h], -2, 2) + 2
+    left, right = np.minimum(last[h], last[t]), np.maximum(first[h], first[t])
+    inside = (first[None, :] > left[:, None]) & (last[None, :] < right[:, None])  # [pairs, spans]
+    out[:, 1] = np.minimum((inside & trigger[None, :]).sum(axis=1), 3)
+
+    def gap(a: np.ndarray) -> np.ndarray:  # words between span a[k] and every span: [pairs, spans]
+        return np.maximum(first[None, :] - last[a][:, None], first[a][:, None] - last[None, :])
+
+    spans = np.arange(len(labels))
+    for column, anchor, other in ((2, h, t), (3, t, h)):
+        distance = gap(anchor)
+        nearer = (distance < distance[np.arange(len(h)), other][:, None]) & (label_ids[None, :] == label_ids[other][:, None])
+        nearer &= (spans[None, :] != anchor[:, None]) & (spans[None, :] != other[:, None])
+        out[:, column] = np.minimum(nearer.sum(axis=1), 3)
+    return out
 
 
 def decode_relations(
@@ -233,5 +329,5 @@ def window_for(enc: EncodedDocument, head: DecodedSpan, tail: DecodedSpan) -> in
     return WindowIndex(enc)(head, tail)
 
 
-__all__ = ["DecodedSpan", "OUTSIDE", "WindowIndex", "candidate_pairs", "decode_relations", "decode_spans",
+__all__ = ["DecodedSpan", "OUTSIDE", "TagTransitions", "crf_marginals", "pair_features", "WindowIndex", "candidate_pairs", "decode_relations", "decode_spans",
            "span_subtoken_positions", "viterbi_bio", "viterbi_bio_batch", "window_for"]

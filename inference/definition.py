@@ -42,6 +42,20 @@ class ModelOptions:
     distance_buckets: int = field(8, "log-spaced buckets of signed word distance between two spans")
     classifier_dropout: float = field(0.1, "dropout before both heads")
     relation_loss_weight: float = field(1.0, "weight of the relation loss beside the tagging loss")
+    # Word-level parts between the encoder and the heads; each is off at its zero value, which
+    # leaves the plain "first subtoken → linear" tagger of a fine-tuned BERT.
+    char_embedding_size: int = field(0, "character embedding size of the char-CNN word vectors (0: no char-CNN)")
+    char_filters: int = field(50, "char-CNN filters per kernel width")
+    char_kernel_sizes: list = field([2, 3, 4], "char-CNN kernel widths, in characters")
+    max_word_chars: int = field(24, "characters of a word the char-CNN reads (a longer word keeps both ends)")
+    word_features: list = field([], "hashed word features: any of word, affixes, stem, shape, gazetteer ([]: none)")
+    feature_buckets: int = field(65536, "hash buckets of the word features")
+    feature_embedding_size: int = field(50, "size of the summed word-feature embedding")
+    lstm_hidden_size: int = field(0, "hidden size per direction of a BiLSTM over the words (0: no BiLSTM)")
+    lstm_layers: int = field(1, "stacked BiLSTM layers")
+    word_dropout_rate: float = field(0.0, "dropout on the word vectors entering and leaving the BiLSTM")
+    crf: bool = field(False, "learn BIO tag transitions (linear-chain CRF) instead of only forbidding illegal ones")
+    pair_features: bool = field(False, "give the relation scorer the sentence gap, the triggers between and the nearness rank of each pair")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -54,6 +68,29 @@ class ModelOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: copy.deepcopy(getattr(self, name)) for name in self.names()}
+
+
+# The oldest rasd whose saved models this version reads: 0.1 models tagged subtokens and had no
+# word-level parts, so their weights do not fit the 0.2 heads.
+OLDEST_READABLE_VERSION = (0, 2)
+
+
+class ModelVersionError(ValueError):
+    """A saved model written by a rasd whose models this rasd cannot load."""
+
+
+def check_model_version(version: str | None, where: object = "the model") -> None:
+    """Raise ``ModelVersionError`` naming the fix when ``version`` predates what this rasd reads."""
+    try:
+        parts = tuple(int(p) for p in str(version or "0").split(".")[:2])
+    except ValueError:
+        return  # a development version string: let the weights decide
+    if parts < OLDEST_READABLE_VERSION:
+        raise ModelVersionError(
+            f"{where} was saved by rasd {version}, whose model tagged subtokens; rasd "
+            f"{'.'.join(map(str, OLDEST_READABLE_VERSION))} and later tag words (with optional char-CNN, word "
+            "features, BiLSTM and CRF), so its weights do not fit. Retrain it with this version: "
+            "rasd train --config CONFIG.yaml (the run's config.yaml records the settings it was trained with).")
 
 
 def words_of(doc: Document, word_splitter: str = "arabic") -> list[tuple[int, int]]:
@@ -98,6 +135,19 @@ class ModelDefinition:
     def relation_label2id(self) -> dict[str, int]:
         return {v: k for k, v in self.relation_id2label.items()}
 
+    @property
+    def uses_word_inputs(self) -> bool:
+        """Whether the model reads characters or word features besides the encoder's subtokens."""
+        return bool(self.options.char_embedding_size or self.options.word_features)
+
+    @cached_property
+    def featurizer(self):
+        """The ``WordFeaturizer`` of this model's character and feature inputs."""
+        from .word_features import WordFeaturizer
+
+        o = self.options
+        return WordFeaturizer(o.word_features, o.feature_buckets, o.max_word_chars)
+
     @cached_property
     def normalization(self) -> NormalizationOptions:
         return NormalizationOptions.from_dict(self.options.normalization)
@@ -113,4 +163,4 @@ class ModelDefinition:
         return DocumentEncoder(tokenizer, o.max_length, o.window_stride, o.word_splitter, self.normalization)
 
 
-__all__ = ["ModelDefinition", "ModelOptions", "field", "words_of"]
+__all__ = ["ModelDefinition", "ModelOptions", "ModelVersionError", "check_model_version", "field", "words_of"]

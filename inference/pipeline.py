@@ -14,11 +14,11 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .decoding import (DecodedSpan, WindowIndex, candidate_pairs, decode_relations, decode_spans,
-                       span_subtoken_positions, viterbi_bio_batch)
+from .decoding import (DecodedSpan, TagTransitions, WindowIndex, candidate_pairs, decode_relations, decode_spans,
+                       pair_features, span_subtoken_positions, viterbi_bio_batch)
 from .definition import ModelDefinition
 from .documents import Document, Relation, Span
-from .encoding import EncodedDocument, pad_windows, window_batches
+from .encoding import EncodedDocument, model_inputs, window_batches
 from .schema import Schema
 
 @dataclass
@@ -28,10 +28,11 @@ class RelationJob:
     doc: int
     window: int
     pairs: list[tuple[int, int]]  # (head, tail) indices into the document's spans
-    bounds: np.ndarray  # [spans, 2] first and last subtoken of each member span in the window
+    bounds: np.ndarray  # [spans, 2] first and last word of each member span, as positions in the window
     labels: np.ndarray  # [spans] span label index (schema.span_labels)
     words: np.ndarray  # [spans] document index of each span's first word
     local_pairs: np.ndarray  # [pairs, 2] indices into the member spans
+    features: np.ndarray  # [pairs, 4] decoding.pair_features
 
 
 def relation_jobs(doc_index: int, enc: EncodedDocument, spans: Sequence[DecodedSpan], schema: Schema,
@@ -40,45 +41,51 @@ def relation_jobs(doc_index: int, enc: EncodedDocument, spans: Sequence[DecodedS
     if len(spans) < 2:
         return []
     starts, ends = span_subtoken_positions(enc, spans)
-    pairs = candidate_pairs([s.label for s in spans], [enc.sentences[s.first_word] for s in spans], starts, ends,
-                            schema, max_sentences, max_subtokens)
-    by_window: dict[int, list[tuple[int, int]]] = {}
+    labels = [s.label for s in spans]
+    sentences = [enc.sentences[s.first_word] for s in spans]
+    pairs = candidate_pairs(labels, sentences, starts, ends, schema, max_sentences, max_subtokens)
+    features = pair_features(labels, sentences, [s.first_word for s in spans], [s.last_word for s in spans],
+                             schema, pairs)
+    by_window: dict[int, list[int]] = {}
     find = WindowIndex(enc)
-    for h, t in pairs:
+    for k, (h, t) in enumerate(pairs):
         wi = find(spans[h], spans[t])
         if wi is not None:
-            by_window.setdefault(wi, []).append((h, t))
+            by_window.setdefault(wi, []).append(k)
     jobs = []
-    for wi, wpairs in sorted(by_window.items()):
-        win = enc.windows[wi]
-        first = win.window.first
-        members = sorted({k for p in wpairs for k in p})
-        local = {k: n for n, k in enumerate(members)}
+    for wi, ks in sorted(by_window.items()):
+        wpairs = [pairs[k] for k in ks]
+        first = enc.windows[wi].window.first
+        members = sorted({m for p in wpairs for m in p})
+        local = {m: n for n, m in enumerate(members)}
         jobs.append(RelationJob(
             doc_index, wi, wpairs,
-            np.array([[win.word_start[spans[k].first_word - first], win.word_end[spans[k].last_word - first]]
-                      for k in members], dtype=np.int64),
-            np.array([label_index[spans[k].label] for k in members], dtype=np.int64),
-            np.array([spans[k].first_word for k in members], dtype=np.int64),
-            np.array([[local[h], local[t]] for h, t in wpairs], dtype=np.int64)))
+            np.array([[spans[m].first_word - first, spans[m].last_word - first] for m in members], dtype=np.int64),
+            np.array([label_index[spans[m].label] for m in members], dtype=np.int64),
+            np.array([spans[m].first_word for m in members], dtype=np.int64),
+            np.array([[local[h], local[t]] for h, t in wpairs], dtype=np.int64),
+            features[ks]))
     return jobs
 
 
-def pad_relation_jobs(jobs: Sequence[RelationJob]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def pad_relation_jobs(jobs: Sequence[RelationJob]) -> dict[str, np.ndarray]:
     """``span_bounds [B, S, 2]``, ``span_labels [B, S]``, ``span_words [B, S]``, ``pairs [B, P, 2]``
-    (int64, zero padded: padded pairs point at span 0 and their scores are dropped)."""
+    and ``pair_features [B, P, 4]`` (int64, zero padded: padded pairs point at span 0 and their
+    scores are dropped)."""
     n_spans = max(len(j.labels) for j in jobs)
     n_pairs = max(len(j.local_pairs) for j in jobs)
-    bounds = np.zeros((len(jobs), n_spans, 2), dtype=np.int64)
-    labels = np.zeros((len(jobs), n_spans), dtype=np.int64)
-    words = np.zeros((len(jobs), n_spans), dtype=np.int64)
-    pairs = np.zeros((len(jobs), n_pairs, 2), dtype=np.int64)
+    out = {"span_bounds": np.zeros((len(jobs), n_spans, 2), dtype=np.int64),
+           "span_labels": np.zeros((len(jobs), n_spans), dtype=np.int64),
+           "span_words": np.zeros((len(jobs), n_spans), dtype=np.int64),
+           "pairs": np.zeros((len(jobs), n_pairs, 2), dtype=np.int64),
+           "pair_features": np.zeros((len(jobs), n_pairs, 4), dtype=np.int64)}
     for b, j in enumerate(jobs):
-        bounds[b, :len(j.labels)] = j.bounds
-        labels[b, :len(j.labels)] = j.labels
-        words[b, :len(j.labels)] = j.words
-        pairs[b, :len(j.local_pairs)] = j.local_pairs
-    return bounds, labels, words, pairs
+        out["span_bounds"][b, :len(j.labels)] = j.bounds
+        out["span_labels"][b, :len(j.labels)] = j.labels
+        out["span_words"][b, :len(j.labels)] = j.words
+        out["pairs"][b, :len(j.local_pairs)] = j.local_pairs
+        out["pair_features"][b, :len(j.local_pairs)] = j.features
+    return out
 
 
 def _relation_chunks(jobs: list[RelationJob], max_windows: int, pair_budget: int) -> Iterator[list[RelationJob]]:
@@ -110,7 +117,8 @@ class ExtractorBase:
     block_tokens = 16384
     relation_pair_budget = 2048  # padded pairs per relation-head call (each pair is a few KiB of features)
 
-    def _setup(self, definition: ModelDefinition, encoder, pad_id: int | None) -> None:
+    def _setup(self, definition: ModelDefinition, encoder, pad_id: int | None,
+               learned: TagTransitions | None = None) -> None:
         self.definition = definition
         self.schema = definition.schema
         self.tags = [definition.id2label[i] for i in range(len(definition.id2label))]
@@ -118,19 +126,22 @@ class ExtractorBase:
         self.label_index = {l: i for i, l in enumerate(self.schema.span_labels)}
         self.encoder = encoder  # a DocumentEncoder
         self.pad_id = pad_id or 0
+        self.learned = learned  # the CRF's transitions, when the model has one
         self.relation_max_sentences = definition.options.relation_max_sentences
         self.relation_max_subtokens = definition.options.relation_max_subtokens
+        self._featurizer = definition.featurizer if definition.uses_word_inputs else None
 
     # ------------------------------------------------------------------ backend
-    def _forward_tags(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, Any]:
-        """Tag log-probabilities ``[batch, seq, tags]`` (numpy float32) and the encoder states
-        ``[batch, seq, hidden]`` in the backend's own array type."""
+    def _forward_tags(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+        """Per-word tag scores ``[batch, words, tags]`` (numpy float32: log-probabilities, or CRF
+        emissions) and the word states ``[batch, words, size]`` in the backend's own array type,
+        for the batch ``inputs`` of ``encoding.model_inputs``."""
         raise NotImplementedError
 
-    def _forward_relations(self, hidden: list[Any], span_bounds: np.ndarray, span_labels: np.ndarray,
-                           span_words: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """Relation class probabilities ``[batch, pairs, classes]`` (numpy) for windows whose
-        encoder states ``hidden`` (one ``[length, hidden]`` row each, lengths differ) are given."""
+    def _forward_relations(self, states: list[Any], inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Relation class probabilities ``[batch, pairs, classes]`` (numpy) for windows whose word
+        states (one ``[words, size]`` row each, lengths differ) are given, and the pairs
+        ``inputs`` of ``pad_relation_jobs``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ public API
@@ -193,21 +204,24 @@ class ExtractorBase:
         """The network's half of a prediction: every word's tag log-probabilities (from the window
         whose core holds it) and, with ``keep_hidden``, each window's states for the relation head."""
         scores = WordScores([np.zeros((len(e.words), len(self.tags)), dtype=np.float32) for e in encoded], {})
+        chars = bool(self.definition.options.char_embedding_size)
         for batch in window_batches(encoded, batch_size):
-            rows = [encoded[di].windows[wi].input_ids for di, wi in batch]
-            ids, mask = pad_windows(rows, self.pad_id)
-            log_probs, states = self._forward_tags(ids, mask)
+            windows = [encoded[di].windows[wi] for di, wi in batch]
+            inputs = model_inputs([(w.input_ids, w.word_start, encoded[di].window_forms(wi))
+                                   for w, (di, wi) in zip(windows, batch)], self.pad_id, self._featurizer, chars)
+            tag_scores, states = self._forward_tags(inputs)
             for k, (di, wi) in enumerate(batch):
-                core, positions = encoded[di].windows[wi].core_positions()
-                scores.log_probs[di][core] = log_probs[k, positions]
+                core, positions = windows[k].core_positions()
+                scores.log_probs[di][core] = tag_scores[k, positions]
                 if keep_hidden:
-                    scores.hidden[(di, wi)] = states[k, :len(rows[k])]
+                    scores.hidden[(di, wi)] = states[k, :len(windows[k].word_start)]
         return scores
 
     def decode_spans(self, encoded: Sequence[EncodedDocument], scores: "WordScores") -> list[list[DecodedSpan]]:
         """Spans of every document from its word scores (constrained Viterbi, batched over documents)."""
-        paths = viterbi_bio_batch(scores.log_probs, self.tags)
-        return [decode_spans(scores.log_probs[di], enc.words, self.tags, paths[di]) for di, enc in enumerate(encoded)]
+        paths = viterbi_bio_batch(scores.log_probs, self.tags, learned=self.learned)
+        return [decode_spans(scores.log_probs[di], enc.words, self.tags, paths[di], self.learned)
+                for di, enc in enumerate(encoded)]
 
     def _predict_block(self, block: list[tuple[Document, EncodedDocument]], batch_size: int,
                        with_relations: bool = True) -> list[Document]:
@@ -223,7 +237,7 @@ class ExtractorBase:
                                              self.relation_max_sentences, self.relation_max_subtokens)]
             for chunk in _relation_chunks(jobs, max(batch_size, 1), self.relation_pair_budget):
                 states = [scores.hidden[(j.doc, j.window)] for j in chunk]
-                probs = self._forward_relations(states, *pad_relation_jobs(chunk))
+                probs = self._forward_relations(states, pad_relation_jobs(chunk))
                 for k, job in enumerate(chunk):
                     relations[job.doc][job.window] = decode_relations(probs[k, :len(job.pairs)], job.pairs,
                                                                       self.classes)
@@ -235,7 +249,7 @@ class ExtractorBase:
 class WordScores:
     """What ``ExtractorBase.score_words`` returns for a block of documents."""
 
-    log_probs: list[np.ndarray]  # per document: [words, tags] tag log-probabilities
+    log_probs: list[np.ndarray]  # per document: [words, tags] tag log-probabilities (CRF emissions with a CRF)
     hidden: dict[tuple[int, int], Any]  # (document, window) -> that window's states, in the backend's array type
 
 

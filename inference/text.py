@@ -156,3 +156,34 @@ def _strip_range(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+# Attached proclitics, outermost first: a conjunction (و ف), then a preposition (ب ل ك), then
+# the article (ال; لل after ل). Stems keep at least three letters.
+_CONJUNCTIONS = "وف"
+_PREPOSITIONS = "بلك"
+
+
+def clitic_readings(word: str) -> list[str]:
+    """Every way of peeling attached proclitics off a (normalised) Arabic word, least peeled
+    first: وبالقوات → [وبالقوات, بالقوات, القوات, قوات]. The letters are ambiguous (the ب of
+    بغداد is the name's own), so a caller that knows the stems it looks for tries them all."""
+    readings = [word]
+    stem = word
+    if len(stem) > 3 and stem[0] in _CONJUNCTIONS:
+        stem = stem[1:]
+        readings.append(stem)
+    if len(stem) > 4 and stem.startswith("لل"):
+        readings += ["ال" + stem[2:], stem[2:]]
+        return readings
+    if len(stem) > 3 and stem[0] in _PREPOSITIONS and not stem.startswith("ال"):
+        stem = stem[1:]
+        readings.append(stem)
+    if len(stem) > 4 and stem.startswith("ال"):
+        readings.append(stem[2:])
+    return readings
+
+
+def strip_clitics(word: str) -> str:
+    """The most peeled reading of ``clitic_readings``: وبالقوات → قوات, لحلب → حلب, للجيش → جيش."""
+    return clitic_readings(word)[-1]

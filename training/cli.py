@@ -56,7 +56,8 @@ def cmd_build_default_model(args: argparse.Namespace) -> int:
         print(f"random weights with the tokenizer and size of {args.like} -> {out}")
         return 0
     texts = [d.text for path in args.corpus for d in read_corpus(path, _schema(args.schema))]
-    spec = DefaultEncoderSpec(vocab_size=args.vocab_size)
+    spec = DefaultEncoderSpec(vocab_size=args.vocab_size, hidden_size=args.hidden_size,
+                              num_hidden_layers=args.layers, min_frequency=args.min_frequency)
     out = build_default_encoder(texts, args.output, spec, seed=args.seed)
     print(f"default encoder ({len(texts)} documents, vocabulary target {args.vocab_size}) -> {out}")
     return 0
@@ -176,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", nargs="+", default=["data/conflict-ar/train.jsonl"])
     s.add_argument("--output", default="models/default-encoder")
     s.add_argument("--vocab-size", type=int, default=8000)
+    s.add_argument("--layers", type=int, default=4, help="transformer layers (0: embeddings only)")
+    s.add_argument("--hidden-size", type=int, default=256)
+    s.add_argument("--min-frequency", type=int, default=2, help="a word seen fewer times is left to its pieces")
     s.add_argument("--schema", default=schema_default)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--like", default="", help="copy this encoder's tokenizer and size, with random weights "

@@ -35,6 +35,7 @@ class TrainSection:
     epochs: int = field(20, "passes over the training windows")
     batch_size: int = field(8, "windows per device per step")
     grad_accum: int = field(1, "steps accumulated per optimizer update")
+    word_dropout: float = field(0.0, "share of training words replaced by the unknown token (and their word feature)")
     lr: float = field(5e-5, "peak learning rate of the encoder")
     head_lr: float = field(1e-3, "peak learning rate of the two heads")
     weight_decay: float = field(0.01, "AdamW weight decay (not on biases and LayerNorm)")

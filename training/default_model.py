@@ -28,6 +28,7 @@ class DefaultEncoderSpec:
     num_attention_heads: int = 4
     intermediate_size: int = 1024
     max_position_embeddings: int = 512
+    min_frequency: int = 2  # a word seen fewer times is left to its pieces (1: every training word is whole)
 
 
 def word_stream(texts: Iterable[str], options: NormalizationOptions | None = None) -> Iterator[str]:
@@ -59,7 +60,7 @@ def build_default_encoder(texts: Iterable[str], out_dir: str | os.PathLike, spec
     from transformers import BertConfig, BertModel
 
     spec = spec or DefaultEncoderSpec()
-    tokenizer = train_wordpiece(texts, spec.vocab_size)
+    tokenizer = train_wordpiece(texts, spec.vocab_size, min_frequency=spec.min_frequency)
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(tokenizer), hidden_size=spec.hidden_size, num_hidden_layers=spec.num_hidden_layers,

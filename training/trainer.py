@@ -23,7 +23,7 @@ from rasd.inference.schema import Schema
 from .config import TrainConfig
 from .configuration import save_config
 from .convert import read_corpus
-from .data import build_features, iterate_batches, length_grouped_order
+from .data import WordDropout, build_features, iterate_batches, length_grouped_order
 from .runs import AcceleratedRun
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,9 @@ class Trainer(AcceleratedRun):
                                stats.relations_outside_candidates, m.relation_max_sentences)
             self.feature_stats = asdict(stats)
         self.lengths = [len(f) for f in self.features]
+        featurizer = self.model.config.definition.featurizer
+        self.word_dropout = WordDropout(t.word_dropout, self.tokenizer.unk_token_id,
+                                        0 if featurizer.kinds[:1] == ("word",) else None)
         # every process steps the same number of times, or DDP would wait forever
         world = self.accelerator.num_processes
         self.batches_per_epoch = len(length_grouped_order(self.lengths, t.batch_size, t.seed)) // world
@@ -152,7 +155,8 @@ class Trainer(AcceleratedRun):
             mine = order[acc.process_index::acc.num_processes][:self.batches_per_epoch]
             self.model.train()
             tokens, started = 0, time.perf_counter()
-            for batch in iterate_batches(self.features, mine, pad_id, skip=state.batch_in_epoch):
+            for batch in iterate_batches(self.features, mine, pad_id, skip=state.batch_in_epoch,
+                                         dropout=self.word_dropout, key=(t.seed, state.epoch)):
                 batch = {k: v.to(acc.device) for k, v in batch.items()}
                 with acc.accumulate(self.model):
                     out = self.model(**batch)
