@@ -228,7 +228,7 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
         progress = tqdm(unit="doc", desc="extract", file=sys.stderr)
 
     def warn(message: str) -> None:
-        (progress.write if progress else print)(message, file=sys.stderr)
+        (progress.write if progress is not None else print)(message, file=sys.stderr)
 
     def report(message: str) -> None:
         stats["errors"].append(message)
@@ -248,10 +248,10 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
                 if print_records:
                     for record in doc.events:
                         print(format_record(record) + "\n", file=record_stream)
-            if progress:
+            if progress is not None:  # a tqdm without total is falsy
                 progress.update(len(docs))
     finally:
         writer.close()
-        if progress:
+        if progress is not None:
             progress.close()
     return stats

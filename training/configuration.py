@@ -13,6 +13,8 @@ from typing import Any, Sequence, TypeVar
 
 import yaml
 
+from rasd.inference.resources import resolve_path
+
 T = TypeVar("T")
 
 
@@ -101,7 +103,8 @@ def load_config(cls: type[T], path: str | os.PathLike | None, overrides: Sequenc
     """Read ``path`` (YAML) into ``cls``, after applying overrides; ``path=None`` starts from the defaults."""
     raw: dict[str, Any] = {}
     if path is not None:
-        with open(path, encoding="utf-8") as f:
+        # configs/NAME.yaml works from any directory: the packaged copy when there is none here
+        with open(resolve_path(path), encoding="utf-8") as f:
             raw = yaml.safe_load(f) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a config file must be a YAML mapping")
