@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import types
 import typing
-from typing import Any, Sequence, TypeVar
+from typing import Any, Iterator, Sequence, TypeVar
 
 import yaml
 
@@ -110,6 +111,28 @@ def load_config(cls: type[T], path: str | os.PathLike | None, overrides: Sequenc
             raise ConfigError(f"{path}: a config file must be a YAML mapping")
     raw = apply_overrides(raw, overrides)
     return from_dict(cls, raw, where=str(path or "config"))
+
+
+def config_keys(cls: type, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+    """``(section.key, default, help)`` of every leaf field of the config dataclass ``cls``, in
+    declaration order, read from the fields themselves (so new fields show up without more code)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from config_keys(hints[f.name], key + ".")
+            continue
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        yield key, default, f.metadata.get("help", "")
+
+
+def describe_config(cls: type) -> str:
+    """The keys of config ``cls`` as help text: ``section.key: meaning (default: value)`` per line."""
+    lines = []
+    for key, default, help in config_keys(cls):
+        shown = default if isinstance(default, str) and default else json.dumps(default, ensure_ascii=False)
+        lines.append(f"  {key}: {help} (default: {shown})")
+    return "\n".join(lines)
 
 
 def save_config(obj: Any, path: str | os.PathLike) -> None:
