@@ -162,10 +162,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     from rasd.inference.io import run_extraction
 
-    if args.quiet:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
     stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
                            show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8)
     skipped = len(stats.get("errors") or [])
@@ -225,6 +221,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
         shown = shown if shown else "''"
         return f"{text} (default: {shown.replace('%', '%%')})"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        # paths and names such as models/default-encoder stay whole, to copy from the help
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def _config_epilog(cls: type) -> str:
@@ -396,7 +398,11 @@ def user_error_message(err: BaseException) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one ``rasd`` command; returns its exit status (argparse's own, 2, for a usage error)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error argparse has printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USER_ERROR
     configure_logging(args.verbose)
     try:
         return args.func(args)

@@ -229,7 +229,7 @@ def render_model_card(facts: CardFacts) -> str:
     train = facts.data["train"]
     register = f" {train.summary}" if train.summary else ""
     made_by = f"`{facts.command}`" if facts.command else "`rasd.training.train()` from Python"
-    best = f" (best dev epoch: {facts.best_epoch})" if facts.best_epoch is not None and facts.best_epoch >= 0 else ""
+    best = f"; best dev epoch {facts.best_epoch}" if facts.best_epoch is not None and facts.best_epoch >= 0 else ""
     unknown = [f"`{d.path}`" for d in facts.data.values() if d.license == UNKNOWN_LICENSE]
     licence_note = (f"\n\nThe licence of {', '.join(unknown)} is not recorded in a data card: check it before "
                     "sharing this model." if unknown else "")
@@ -261,7 +261,7 @@ extractor = load_model("path/to/this/folder")  # or its hub id
 
 ## Scores
 
-Strict span offsets and labels, relations scored on predicted spans (end to end){best}.
+Strict span offsets and labels, relations scored on predicted spans (end to end{best}).
 
 {_score_table(facts.scores) if facts.scores else "Not scored."}
 

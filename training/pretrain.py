@@ -265,9 +265,23 @@ class Pretrainer(AcceleratedRun):
             self._save_checkpoint(state)
         val_loss = self._evaluate(state)
         model_dir = self.save_model(os.path.join(self.out, MODEL_DIR))
-        return {"steps": state.global_step, "tokens_seen": state.tokens_seen, "tokens_per_s": round(rate, 1),
-                "train_loss": train_loss, "val_loss": val_loss, "val_perplexity": perplexity(val_loss),
-                "model_dir": model_dir}
+        result = {"steps": state.global_step, "tokens_seen": state.tokens_seen, "tokens_per_s": round(rate, 1),
+                  "train_loss": train_loss, "val_loss": val_loss, "val_perplexity": perplexity(val_loss),
+                  "model_dir": model_dir}
+        if acc.is_main_process:
+            self._write_card(model_dir, result)
+        return result
+
+    def _write_card(self, model_dir: str, result: dict) -> None:
+        """The encoder's model card: how it was made, on which corpora, its validation loss."""
+        from .model_card import write_encoder_card
+
+        m = self.config.model
+        start = f"continued from `{m.init_from}`" if m.init_from else "a new BERT trained from scratch"
+        description = (f"A masked-LM encoder made by `rasd pretrain`: {start}, {result['steps']} updates over "
+                       f"{result['tokens_seen']} tokens. Fine-tune it with `rasd train` (model.encoder).")
+        write_encoder_card(model_dir, random_init=False, description=description, corpus=list(self.config.data.train),
+                           metrics={key: result[key] for key in ("val_loss", "val_perplexity", "train_loss")})
 
     @torch.no_grad()
     def _evaluate(self, state: PretrainState) -> float | None:
