@@ -404,8 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, or a usage error argparse has printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USER_ERROR
     configure_logging(args.verbose)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        return args.func(args)
+        with logging_redirect_tqdm():  # log lines print above a progress bar, not into it
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"rasd {args.command}: interrupted", file=sys.stderr)
         return 130
