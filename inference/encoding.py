@@ -51,11 +51,11 @@ class DocumentEncoder:
         self._backend = _backend_copy(tokenizer)
 
     def encode_document(self, doc) -> EncodedDocument:
-        """Encode a ``Document``; one converted from CoNLL (``meta['tokenization']``) keeps its own
-        tokens as words, so predicted spans line up with its gold."""
-        meta = doc.meta or {}
-        words = split_words(doc.text, meta["tokenization"]) if "tokenization" in meta else None
-        return self.encode(doc.text, words)
+        """Encode a ``Document`` (its words are ``definition.words_of``: one converted from CoNLL
+        keeps its own tokens, so predicted spans line up with its gold)."""
+        from .definition import words_of
+
+        return self.encode(doc.text, words_of(doc, self.word_splitter))
 
     def encode(self, text: str, words: list[tuple[int, int]] | None = None) -> EncodedDocument:
         if words is None:

@@ -8,9 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .decoding import ExtractorBase
+from .pipeline import ExtractorBase
 from .documents import Document
-from .encoding import DocumentEncoder
 from .modeling import RasdModel
 from .schema import Schema
 
@@ -29,10 +28,7 @@ class Extractor(ExtractorBase):
         self.device = torch.device(device) if device else next(model.parameters()).device
         self.model.to(self.device)
         self.config = model.config
-        encoder = DocumentEncoder(tokenizer, self.config.max_length, self.config.window_stride,
-                                  self.config.word_splitter, self.config.normalization_options)
-        self._setup(model.schema, self.config.id2label, self.config.relation_id2label, encoder,
-                    tokenizer.pad_token_id, self.config.relation_max_sentences, self.config.relation_max_subtokens)
+        self._setup(self.config.definition, self.config.definition.document_encoder(tokenizer), tokenizer.pad_token_id)
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | os.PathLike, device: str | None = None,

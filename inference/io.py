@@ -24,7 +24,7 @@ from .errors import UserError
 from .events import CSV_COLUMNS, format_record
 
 if TYPE_CHECKING:
-    from .decoding import ExtractorBase
+    from .pipeline import ExtractorBase
 
 __all__ = ["CHUNK_SIZE", "load_extractor", "read_inputs", "read_jsonl_lines", "read_text_lines", "run_extraction"]
 

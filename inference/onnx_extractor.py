@@ -21,10 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .decoding import ExtractorBase
-from .encoding import DocumentEncoder
-from .schema import Schema
-from .text import NormalizationOptions
+from .pipeline import ExtractorBase
+from .definition import ModelDefinition
 
 ENCODER_FILE = "model.onnx"
 ENCODER_INT8_FILE = "model.int8.onnx"
@@ -87,18 +85,11 @@ class OnnxExtractor(ExtractorBase):
         self.session = encoder_session
         self.relation_session = relation_session
         self.config = config
-        schema = Schema.from_dict(config["schema"])
-        id2label = {int(k): v for k, v in config["id2label"].items()}
-        relation_id2label = {int(k): v for k, v in (config.get("relation_id2label") or {}).items()} \
-            or dict(enumerate(schema.relation_classes))
-        encoder = DocumentEncoder(tokenizer, int(config.get("max_length", 512)), int(config.get("window_stride", 128)),
-                                  config.get("word_splitter", "arabic"),
-                                  NormalizationOptions.from_dict(config.get("normalization")))
-        self._setup(schema, id2label, relation_id2label, encoder, tokenizer.pad_token_id,
-                    int(config.get("relation_max_sentences", 1)), int(config.get("relation_max_subtokens", 128)))
-        if schema.has_relations and relation_session is None:
+        definition = ModelDefinition.from_config(config)
+        self._setup(definition, definition.document_encoder(tokenizer), tokenizer.pad_token_id)
+        if definition.schema.has_relations and relation_session is None:
             raise FileNotFoundError(f"the schema has relations but no {RELATION_FILE} was given")
-        self._outputs = ["tag_log_probs", "hidden_states"] if schema.has_relations else ["tag_log_probs"]
+        self._outputs = ["tag_log_probs", "hidden_states"] if definition.schema.has_relations else ["tag_log_probs"]
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, quantized: bool = False, threads: int | None = None,

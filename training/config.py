@@ -3,22 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rasd.inference.definition import ModelOptions
+
 from .configuration import field
 
 
 @dataclass
-class ModelSection:
+class ModelSection(ModelOptions):
+    """The model to build: an encoder, a label schema and the model options (declared once, in
+    ``rasd.inference.definition.ModelOptions``, and saved with the model)."""
+
     encoder: str = field("models/default-encoder", "hub id or local directory of the BERT-like encoder to fine-tune")
     schema: str = field("configs/schema/conflict.yaml", "label schema YAML (entity/trigger labels, relations, type rules)")
-    normalization: dict = field({}, "text folds before tokenizing (see rasd.inference.text.NormalizationOptions)")
-    word_splitter: str = field("arabic", "how text is cut into words: arabic or whitespace")
-    max_length: int = field(512, "subtokens per encoder window (capped by the encoder's positions)")
-    window_stride: int = field(128, "subtokens shared by consecutive windows of a long document")
-    relation_max_sentences: int = field(1, "relation candidates at most this many sentences apart")
-    relation_max_subtokens: int = field(128, "relation candidates at most this many subtokens apart")
-    relation_hidden_size: int = field(256, "hidden width of the relation scorer")
-    classifier_dropout: float = field(0.1, "dropout before both heads")
-    relation_loss_weight: float = field(1.0, "weight of the relation loss beside the tagging loss")
+
+    def options(self) -> ModelOptions:
+        return ModelOptions.from_mapping(vars(self))
 
 
 @dataclass

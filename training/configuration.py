@@ -4,7 +4,6 @@ Every field has a default and a ``help`` string; unknown keys are errors, never 
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
@@ -14,6 +13,7 @@ from typing import Any, Iterator, Sequence, TypeVar
 
 import yaml
 
+from rasd.inference.definition import field  # noqa: F401  (one home for typed-config fields)
 from rasd.inference.resources import resolve_path
 
 T = TypeVar("T")
@@ -21,13 +21,6 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     """A config file or override that does not fit its dataclass."""
-
-
-def field(default: Any, help: str, **kwargs: Any) -> Any:
-    """A dataclass field with a default and a one-line meaning."""
-    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
-        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help}, **kwargs)
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

@@ -12,9 +12,7 @@ from rasd.inference.alignment import IGNORE_INDEX, spans_to_word_tags
 from rasd.inference.config import RasdConfig
 from rasd.inference.decoding import candidate_pairs
 from rasd.inference.documents import Document
-from rasd.inference.encoding import DocumentEncoder
 
-from .convert import document_words
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +51,13 @@ def build_features(docs: Sequence[Document], tokenizer, config: RasdConfig, nega
     tag2id = config.label2id
     rel2id = config.relation_label2id
     label_index = {l: i for i, l in enumerate(schema.span_labels)}
-    encoder = DocumentEncoder(tokenizer, config.max_length, config.window_stride, config.word_splitter,
-                              config.normalization_options)
+    definition = config.definition
+    encoder = definition.document_encoder(tokenizer)
     rng = random.Random(seed)
     stats = FeatureStats(documents=len(docs))
     features = []
     for doc in docs:
-        words = document_words(doc)
+        words = definition.words_of(doc)
         enc = encoder.encode(doc.text, words)
         spans = sorted(doc.spans, key=lambda s: s.start)
         tags, misaligned = spans_to_word_tags(words, [(s.start, s.end, s.label) for s in spans])

@@ -77,11 +77,7 @@ class Trainer(AcceleratedRun):
         m, d, t = self.config.model, self.config.data, self.config.train
         self.schema = Schema.from_yaml(m.schema)
         self.tokenizer = AutoTokenizer.from_pretrained(m.encoder)
-        kwargs = dict(normalization=m.normalization or None, word_splitter=m.word_splitter, max_length=m.max_length,
-                      window_stride=m.window_stride, relation_max_sentences=m.relation_max_sentences,
-                      relation_max_subtokens=m.relation_max_subtokens, relation_hidden_size=m.relation_hidden_size,
-                      classifier_dropout=m.classifier_dropout, relation_loss_weight=m.relation_loss_weight)
-        self.model = RasdModel.from_encoder(m.encoder, self.schema, **kwargs)
+        self.model = RasdModel.from_encoder(m.encoder, self.schema, **m.options().to_dict())
         train_docs = read_corpus(d.train, self.schema)
         if d.dev:
             dev_docs = read_corpus(d.dev, self.schema)
