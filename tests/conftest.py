@@ -79,3 +79,12 @@ def tiny_tokenizer(tiny_encoder_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(tiny_encoder_dir)
+
+
+@pytest.fixture
+def saved_model_dir(tmp_path, tiny_model, tiny_tokenizer) -> str:
+    """The tiny model (random heads) saved with its tokenizer, as a finished run's model/ folder."""
+    out = tmp_path / "saved-model"
+    tiny_model.save_pretrained(out)
+    tiny_tokenizer.save_pretrained(out)
+    return str(out)

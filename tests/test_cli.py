@@ -18,11 +18,8 @@ TEXT = "قصفت الطائرات مدينة حلب أمس، ما أسفر عن 
 
 
 @pytest.fixture
-def model_dir(tmp_path, tiny_model, tiny_tokenizer):
-    out = tmp_path / "model"
-    tiny_model.save_pretrained(out)
-    tiny_tokenizer.save_pretrained(out)
-    return str(out)
+def model_dir(saved_model_dir):
+    return saved_model_dir
 
 
 @pytest.fixture

@@ -93,32 +93,27 @@ def test_validate_outside_the_repository_uses_the_packaged_schema(venv, outside)
     assert proc.stdout.strip() == "rasd 0.1.0"
 
 
-def test_extract_outside_the_repository(venv, outside, tmp_path, tiny_model, tiny_tokenizer):
-    tiny_model.save_pretrained(tmp_path / "model")
-    tiny_tokenizer.save_pretrained(tmp_path / "model")
-    run([str(venv / "bin" / "rasd"), "extract", "--model", str(tmp_path / "model"), "docs.jsonl", "-o", "out.jsonl"],
+def test_extract_outside_the_repository(venv, outside, saved_model_dir):
+    run([str(venv / "bin" / "rasd"), "extract", "--model", saved_model_dir, "docs.jsonl", "-o", "out.jsonl"],
         **outside)
     [doc] = [json.loads(line) for line in (outside["cwd"] / "out.jsonl").read_text(encoding="utf-8").splitlines()]
     assert doc["id"] == "d1" and doc["text"] == TEXT
     run([str(venv / "bin" / "rasd"), "validate", "out.jsonl"], **outside)  # the output is valid JSONL
 
 
-def test_the_core_validates_and_extracts_without_the_training_extra(venv, outside, tmp_path, tiny_model,
-                                                                    tiny_tokenizer):
+def test_the_core_validates_and_extracts_without_the_training_extra(venv, outside, saved_model_dir):
     from importlib.metadata import requires
 
     train_extra = {re.match(r"[A-Za-z0-9_.-]+", r).group().lower().replace("-", "_")
                    for r in requires("rasd") if 'extra == "train"' in r}
     assert {"datasets", "accelerate", "seqeval", "matplotlib"} <= train_extra
-    tiny_model.save_pretrained(tmp_path / "model")
-    tiny_tokenizer.save_pretrained(tmp_path / "model")
     code = textwrap.dedent(f"""
         import sys
         for name in {sorted(train_extra)!r}:
             sys.modules[name] = None  # as if not installed
         from rasd.training.cli import main
         assert main(["validate", "docs.jsonl"]) == 0
-        assert main(["extract", "-q", "--model", {str(tmp_path / 'model')!r}, "docs.jsonl", "-o", "core.csv"]) == 0
+        assert main(["extract", "-q", "--model", {saved_model_dir!r}, "docs.jsonl", "-o", "core.csv"]) == 0
         assert main(["evaluate", "--pred", "docs.jsonl", "--data", "docs.jsonl", "--out", "ev"]) == 2  # needs the extra
     """)
     proc = run([str(venv / "bin" / "python"), "-c", code], **outside)
