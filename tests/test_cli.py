@@ -276,3 +276,12 @@ def test_accelerate_info_lines_only_with_verbose(tiny_run, caplog):
     caplog.clear()
     assert main(["-v", "train", "--config", str(tiny_run)]) == 0
     assert any(r.name.startswith("accelerate") and "Saving current state" in r.getMessage() for r in caplog.records)
+
+
+def test_every_error_class_the_cli_treats_as_a_user_error_exists():
+    from importlib import import_module
+
+    from rasd.training.cli import USER_ERROR_CLASSES
+
+    for module, name in USER_ERROR_CLASSES.items():
+        assert issubclass(getattr(import_module(module), name), Exception), f"{module}.{name}"

@@ -27,6 +27,10 @@ from typing import Any, Mapping
 
 import yaml
 
+__all__ = ["CardFacts", "DatasetFacts", "EncoderFacts", "card_metadata", "dataset_facts", "encoder_facts",
+           "read_card", "render_model_card", "run_card_facts", "write_encoder_card", "write_model_card",
+           "write_run_card"]
+
 CARD_FILE = "README.md"
 EVAL_RESULTS_FILE = "eval_results.json"
 UNKNOWN_LICENSE = "unknown"
@@ -327,8 +331,3 @@ def write_encoder_card(out_dir: str | os.PathLike, *, random_init: bool, descrip
     card = Path(out_dir) / CARD_FILE
     card.write_text(str(ModelCard(f"---\n{meta.to_yaml()}\n---\n{body}")), encoding="utf-8")
     return card
-
-
-__all__ = ["CardFacts", "DatasetFacts", "EncoderFacts", "card_metadata", "dataset_facts", "encoder_facts",
-           "read_card", "render_model_card", "run_card_facts", "write_encoder_card", "write_model_card",
-           "write_run_card"]
