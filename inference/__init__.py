@@ -19,6 +19,7 @@ _EXPORTS = {
     "RasdConfig": "config", "RasdModel": "modeling", "SchemaMismatchError": "modeling",
     "Extractor": "extractor", "load_model": "extractor",
     "EventRecord": "events", "EventBuilder": "events",
+    "UserError": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

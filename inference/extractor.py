@@ -41,7 +41,10 @@ class Extractor(ExtractorBase):
         """Load a trained rasd model directory (or hub id) with its tokenizer."""
         from transformers import AutoTokenizer
 
-        model = RasdModel.from_pretrained(path_or_hub_id, schema=schema, **kwargs)
+        from .progress import no_loading_bars
+
+        with no_loading_bars():  # a library call prints nothing of its own
+            model = RasdModel.from_pretrained(path_or_hub_id, schema=schema, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path_or_hub_id)
         return cls(model, tokenizer, device)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .documents import Document
+from .errors import UserError
 from .events import CSV_COLUMNS, format_record
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def load_extractor(model: str | os.PathLike, quantized: bool = False) -> "Extrac
 
         return OnnxExtractor.from_pretrained(model, quantized=quantized)
     if quantized:
-        raise ValueError(f"{model}: int8 needs an ONNX export (rasd export-onnx --int8); it has no {ENCODER_FILE}")
+        raise UserError(f"{model}: int8 needs an ONNX export (rasd export-onnx --int8); it has no {ENCODER_FILE}")
     from .extractor import Extractor
 
     return Extractor.from_pretrained(model)
@@ -218,7 +219,7 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
     """
     output = os.fspath(output)
     if output != "-" and not output.lower().endswith(_OUTPUT_SUFFIXES):
-        raise ValueError(f"output {output!r}: use a .jsonl or .csv file, or - for JSONL on standard output")
+        raise UserError(f"output {output!r}: use a .jsonl or .csv file, or - for JSONL on standard output")
     extractor = model if hasattr(model, "extract") else load_extractor(model, quantized=quantized)
     stats: dict[str, Any] = {"documents": 0, "spans": 0, "relations": 0, "events": 0, "errors": [], "output": output}
     progress = None
@@ -228,7 +229,7 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
         progress = tqdm(unit="doc", desc="extract", file=sys.stderr)
 
     def warn(message: str) -> None:
-        (progress.write if progress else print)(message, file=sys.stderr)
+        (progress.write if progress is not None else print)(message, file=sys.stderr)
 
     def report(message: str) -> None:
         stats["errors"].append(message)
@@ -248,10 +249,10 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
                 if print_records:
                     for record in doc.events:
                         print(format_record(record) + "\n", file=record_stream)
-            if progress:
+            if progress is not None:  # a tqdm without total is falsy
                 progress.update(len(docs))
     finally:
         writer.close()
-        if progress:
+        if progress is not None:
             progress.close()
     return stats

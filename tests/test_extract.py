@@ -129,9 +129,9 @@ def test_cli_extract_skips_a_malformed_line_and_writes_valid_jsonl_and_csv(tmp_p
     ]) + "\n", encoding="utf-8")
     out_jsonl, out_csv = tmp_path / "out" / "docs.jsonl", tmp_path / "out" / "events.csv"
 
-    assert main(["extract", "--model", model_dir, "-q", str(inp), "-o", str(out_jsonl)]) == 0
+    assert main(["extract", "--model", model_dir, "-q", "--keep-going", str(inp), "-o", str(out_jsonl)]) == 0
     captured = capsys.readouterr()
-    assert f"{inp}:2:" in captured.err
+    assert f"{inp}:2:" in captured.err and "1 input skipped" in captured.err
     stats = json.loads(captured.err.strip().splitlines()[-1])  # the summary goes to stderr
     assert stats["documents"] == 2 and len(stats["errors"]) == 1 and stats["output"] == str(out_jsonl)
     written = [json.loads(line) for line in out_jsonl.read_text(encoding="utf-8").splitlines()]
@@ -141,7 +141,8 @@ def test_cli_extract_skips_a_malformed_line_and_writes_valid_jsonl_and_csv(tmp_p
     n_docs, problems = validate_files([out_jsonl], schema)
     assert n_docs == 2 and [p for p in problems if p.severity == "error"] == []
 
-    assert main(["extract", "--model", model_dir, "-q", "--print", str(inp), "-o", str(out_csv)]) == 0
+    assert main(["extract", "--model", model_dir, "-q", "--print", str(inp), "-o", str(out_csv)]) == 1  # skipped
+    assert "pass --keep-going" in capsys.readouterr().err
     with open(out_csv, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     assert tuple(rows[0]) == CSV_COLUMNS

@@ -24,6 +24,7 @@ from .config import TrainConfig
 from .configuration import save_config
 from .convert import read_corpus
 from .data import WordDropout, build_features, iterate_batches, length_grouped_order
+from .model_card import write_run_card
 from .runs import AcceleratedRun
 
 logger = logging.getLogger(__name__)
@@ -261,9 +262,14 @@ class Trainer(AcceleratedRun):
             result["feature_stats"] = getattr(self, "feature_stats", {})
             with open(os.path.join(self.out, "scores.json"), "w", encoding="utf-8") as f:
                 json.dump(result, f, indent=2)
+            write_run_card(path, self.config, self.schema, result,
+                           {"train": len(self.train_docs), "dev": len(self.dev_docs), "test": len(self.test_docs)})
         return result
 
 
 def train(config: TrainConfig, resume: bool = False, on_step=None) -> dict:
     """Run a training job; returns the best model's dev (and test) scores."""
-    return Trainer(config, resume=resume, on_step=on_step).train()
+    from rasd.inference.progress import no_loading_bars
+
+    with no_loading_bars():  # the run's own bar is the one progress bar
+        return Trainer(config, resume=resume, on_step=on_step).train()
