@@ -90,7 +90,9 @@ def test_validate_outside_the_repository_uses_the_packaged_schema(venv, outside)
     assert "1 documents, 0 errors" in proc.stdout
     assert not (outside["cwd"] / "configs").exists()
     proc = run([str(venv / "bin" / "rasd"), "--version"], **outside)
-    assert proc.stdout.strip() == "rasd 0.1.0"
+    from rasd.inference import __version__
+
+    assert proc.stdout.strip() == f"rasd {__version__}"
 
 
 def test_extract_outside_the_repository(venv, outside, saved_model_dir):
