@@ -58,6 +58,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return number
     if hint is str:
+        if isinstance(value, bool):
+            # YAML 1.1 reads a bare no/yes (mixed_precision: no) as a boolean
+            return "yes" if value else "no"
         return str(value)
     return value
 
