@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 # Each command installs what it needs: `make demo` the training extra, `make test` everything the
 # tests touch (ONNX, pytest, setuptools for the wheel test). Both start from the pinned CPU torch.
 EXTRAS_demo := train
-EXTRAS_test := train,onnx,dev
+EXTRAS_test := train,onnx,vectors,dev
 
 $(VENV)/.torch:
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -85,8 +85,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_build_default_model(args: argparse.Namespace) -> int:
-    from .convert import read_corpus
-    from .default_model import DefaultEncoderSpec, build_default_encoder, build_random_like
+    from .default_model import DefaultEncoderSpec, build_default_encoder, build_random_like, corpus_texts
     from .model_card import write_encoder_card
 
     if args.like:
@@ -95,14 +94,17 @@ def cmd_build_default_model(args: argparse.Namespace) -> int:
                                                               f"`{args.like}`: the control of a pretraining comparison.")
         print(f"random weights with the tokenizer and size of {args.like} -> {out}")
         return EXIT_OK
-    texts = [d.text for path in args.corpus for d in read_corpus(path, _schema(args.schema))]
+    texts = [text for path in args.corpus for text in corpus_texts(path)]
     spec = DefaultEncoderSpec(vocab_size=args.vocab_size, hidden_size=args.hidden_size,
-                              num_hidden_layers=args.layers, min_frequency=args.min_frequency)
+                              num_hidden_layers=args.layers, min_frequency=args.min_frequency,
+                              vector_epochs=args.vector_epochs)
     out = build_default_encoder(texts, args.output, spec, seed=args.seed)
-    write_encoder_card(out, random_init=True, corpus=args.corpus,
+    start = (f"embeddings started from fastText vectors trained on the same documents ({spec.vector_epochs} epochs)"
+             if spec.vector_epochs else "random weights (no pretraining)")
+    write_encoder_card(out, random_init=not spec.vector_epochs, corpus=args.corpus,
                        description=f"The offline default encoder: a WordPiece tokenizer trained on {len(texts)} "
                                    f"documents and a {spec.num_hidden_layers}-layer, {spec.hidden_size}-wide BERT "
-                                   "with random weights (no pretraining).")
+                                   f"with {start}.")
     print(f"default encoder ({len(texts)} documents, vocabulary target {args.vocab_size}) -> {out}")
     return EXIT_OK
 
@@ -294,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--layers", type=int, default=4, help="transformer layers (0: embeddings only)")
     s.add_argument("--hidden-size", type=int, default=256, help="width of the embeddings and layers")
     s.add_argument("--min-frequency", type=int, default=2, help="a word seen fewer times is left to its pieces")
-    s.add_argument("--schema", default=SCHEMA_DEFAULT, help="label schema YAML of the corpus")
+    s.add_argument("--vector-epochs", type=int, default=0, help="start the embeddings from fastText vectors trained "
+                                                               "on the corpus this many epochs (0: random; needs "
+                                                               "rasd[vectors])")
     s.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     s.add_argument("--like", default="", help="copy this encoder's tokenizer and size, with random weights "
                                               "(the control of a pretraining comparison); --corpus is then unused")
