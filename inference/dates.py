@@ -28,7 +28,8 @@ import datetime
 import re
 from dataclasses import dataclass
 
-from .numbers import _fold, _strip_clitics, parse_count
+from .numbers import parse_count
+from .text import fold, strip_clitics
 
 __all__ = ["DateRange", "resolve_date"]
 
@@ -98,25 +99,25 @@ def _canonical_words() -> dict[str, str]:
     table.update({day: day for day in _WEEKDAYS})
     table.update({word: word for word in _OTHER_WORDS})
     table.update(_SYNONYMS)
-    return {_fold(word): _fold(canonical) for word, canonical in table.items()}
+    return {fold(word): fold(canonical) for word, canonical in table.items()}
 
 
 _CANONICAL = _canonical_words()  # folded word -> folded canonical word
-_MONTHS = frozenset(_fold(month) for month in _GREGORIAN_MONTHS)
-_WEEKDAY_NUMBERS = {_fold(day): number for day, number in _WEEKDAYS.items()}
-_AGO_UNIT_WORDS = {_fold(word): unit for word, unit in _AGO_UNITS.items()}
-_PARTS = {_fold(word): days for word, days in _PART_OF_MONTH.items()}
-_TODAY, _YESTERDAY, _TOMORROW = _fold("اليوم"), _fold("أمس"), _fold("غدا")
+_MONTHS = frozenset(fold(month) for month in _GREGORIAN_MONTHS)
+_WEEKDAY_NUMBERS = {fold(day): number for day, number in _WEEKDAYS.items()}
+_AGO_UNIT_WORDS = {fold(word): unit for word, unit in _AGO_UNITS.items()}
+_PARTS = {fold(word): days for word, days in _PART_OF_MONTH.items()}
+_TODAY, _YESTERDAY, _TOMORROW = fold("اليوم"), fold("أمس"), fold("غدا")
 
 
 def _word_pattern(pattern: str) -> re.Pattern[str]:
     """Compile ``pattern`` written in print spelling against folded canonical words."""
-    return re.compile(_fold(pattern))
+    return re.compile(fold(pattern))
 
 
 # Months in two words, with an optional article and clitics on the first: وكانون الأول.
 _TWO_WORD_MONTH_RE = _word_pattern(r"(?<!\S)[وفبل]{0,2}(كانون|تشرين) (?:ال)?(أول|ثاني)(?!\S)")
-_TWO_WORD_MONTH_NAMES = {(first, _fold(second)): _fold(month) for (first, second), month in _TWO_WORD_MONTHS.items()}
+_TWO_WORD_MONTH_NAMES = {(first, fold(second)): fold(month) for (first, second), month in _TWO_WORD_MONTHS.items()}
 # Punctuation becomes a space, except separators inside a numeric date (15/3/2019, 2019-03-15).
 _PUNCTUATION_RE = re.compile(r"[^\w\s/.\-]|(?<!\d)[/.\-]|[/.\-](?!\d)")
 _CLITICS_BEFORE_DIGIT_RE = re.compile(r"^[وف]?[بل]?(?:ال)?(?=\d)")  # و15, بـ15, الـ24
@@ -129,15 +130,15 @@ _LAST_NIGHT_RE = _word_pattern(r"\bالليلة الماضي\b")
 _RECENT_HOURS_RE = _word_pattern(r"\bساع(?:ات|ة) (?:القليلة )?الماضي\b")
 _RECENT_DAYS_RE = _word_pattern(r"\bأيام (?:القليلة )?الماضي\b")
 _AGO_RE = re.compile(  # the count is at most three words: "منذ ثلاثة أيام", "قبل نحو عشرين يوما"
-    _fold(r"\b(?:منذ|قبل) (?:(?P<count>\S+(?: \S+){0,2}?) )?")
+    fold(r"\b(?:منذ|قبل) (?:(?P<count>\S+(?: \S+){0,2}?) )?")
     + rf"(?P<unit>{'|'.join(sorted(_AGO_UNIT_WORDS, key=len, reverse=True))})\b"
 )
 _PERIOD_RE = _word_pattern(r"\b(?:هذا )?(?P<unit>الأسبوع|الشهر|العام)(?: (?P<direction>الماضي|الجاري|المقبل))?\b")
 _WEEKDAY_RE = re.compile(
-    rf"\b(?P<day>{'|'.join(_WEEKDAY_NUMBERS)})\b" + _fold(r"(?: (?P<direction>الماضي|المقبل))?")
+    rf"\b(?P<day>{'|'.join(_WEEKDAY_NUMBERS)})\b" + fold(r"(?: (?P<direction>الماضي|المقبل))?")
 )
-_PAST, _NEXT = _fold("الماضي"), _fold("المقبل")
-_WEEK, _MONTH = _fold("الأسبوع"), _fold("الشهر")
+_PAST, _NEXT = fold("الماضي"), fold("المقبل")
+_WEEK, _MONTH = fold("الأسبوع"), fold("الشهر")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,13 +147,13 @@ _WEEK, _MONTH = _fold("الأسبوع"), _fold("الشهر")
 
 def _canonical(word: str) -> str:
     word = _CLITICS_BEFORE_DIGIT_RE.sub("", word)
-    return _CANONICAL.get(_strip_clitics(word, _CANONICAL), word)
+    return _CANONICAL.get(strip_clitics(word, _CANONICAL), word)
 
 
 def _words(text: str) -> list[str]:
     """Folded, canonical words; month names in the Gregorian spelling, a month written twice
     (ديسمبر/كانون الأول) once. Words outside the lexicon are kept folded (number words)."""
-    folded = _PUNCTUATION_RE.sub(" ", _fold(text))
+    folded = _PUNCTUATION_RE.sub(" ", fold(text))
     folded = _TWO_WORD_MONTH_RE.sub(lambda m: _TWO_WORD_MONTH_NAMES[m.group(1), m.group(2)], folded)
     words = [_canonical(word) for word in folded.split()]
     return [word for index, word in enumerate(words) if not (index and word in _MONTHS and word == words[index - 1])]
@@ -187,7 +188,7 @@ def _as_date(value: datetime.date | str | None) -> datetime.date | None:
     if value is None or isinstance(value, datetime.date):
         return value
     try:
-        return datetime.date.fromisoformat(_fold(value).strip()[:10])
+        return datetime.date.fromisoformat(fold(value).strip()[:10])
     except ValueError:
         return None
 

@@ -52,7 +52,7 @@ from .dates import DateRange, resolve_date
 from .documents import Document, Span
 from .numbers import Count, dual_count, parse_count
 from .schema import Schema
-from .text import normalize, split_sentences
+from .text import fold, split_sentences
 
 __all__ = ["CSV_COLUMNS", "EventBuilder", "EventRecord", "format_record"]
 
@@ -72,22 +72,17 @@ CSV_COLUMNS = (
 )
 
 
-def _fold(text: str) -> str:
-    """Comparison form: no diacritics or tatweel, one alef, ASCII digits."""
-    return normalize(text).text.strip()
-
-
 def _name_key(text: str) -> str:
     """What a mention names, for comparing mentions: folded, without a leading conjunction or article
     (والجيش، الجيش and جيش name one force; stripping both sides alike keeps وزارة equal to itself)."""
-    key = _fold(text)
+    key = fold(text).strip()
     while len(key) > 3 and key[0] in "وف":
         key = key[1:]
     return key[2:] if len(key) > 3 and key.startswith("ال") else key
 
 
 def _folded_words(*forms: str) -> frozenset[str]:
-    return frozenset(_fold(f) for f in forms)
+    return frozenset(fold(f) for f in forms)
 
 
 # Words that make a casualty the result of an earlier violent trigger: between the two, right
@@ -348,7 +343,7 @@ class _DocumentEvents:
         return out
 
     def words(self, start: int, end: int) -> list[str]:
-        return _WORD.findall(_fold(self.doc.text[start:end]))
+        return _WORD.findall(fold(self.doc.text[start:end]))
 
     def results_from(self, violent: _Mention, casualty: _Mention) -> bool:
         """Does the text say that ``casualty``, later in the sentence, results from ``violent``?"""
