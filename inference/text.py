@@ -151,6 +151,18 @@ def strip_clitics(word: str, known: "set[str] | dict[str, Any] | frozenset[str]"
     return next((stem for stem in clitic_readings(word) if stem in known), word)
 
 
+def phrase_readings(phrase: str) -> list[str]:
+    """A folded multi-word name with the clitics of its first word peeled (``clitic_readings``) and the
+    article on and off: ``والجيش السوري`` gives ``الجيش السوري``, ``جيش السوري`` …; ``حسكه`` gives ``الحسكه``."""
+    first, _, rest = phrase.partition(" ")
+    out: list[str] = []
+    for reading in clitic_readings(first):
+        out.append(f"{reading} {rest}".strip())
+        if not reading.startswith("ال"):
+            out.append(f"ال{reading} {rest}".strip())
+    return list(dict.fromkeys(out))
+
+
 def normalize_word(word: str, options: NormalizationOptions | None = None) -> str:
     """The normalised form of one word (what the tokenizer sees); never empty for a non-empty word."""
     folded = normalize(word, options).text
