@@ -23,6 +23,9 @@ COUNTRY_NAMES_AR: dict[str, tuple[str, ...]] = {
     "NL": ("هولندا",),
 }
 
+# English country names where GeoNames' differs from the name conflict data uses.
+COUNTRY_NAMES_EN: dict[str, str] = {"PS": "Palestine"}
+
 # GeoNames first-level divisions that match no ISO 3166-2 subdivision: Palestine's two territories
 # (ISO lists 16 governorates). (country, GeoNames admin1 code) -> English name, Arabic names, seat.
 ADMIN1_OVERRIDES: dict[tuple[str, str], tuple[str, tuple[str, ...], int]] = {

@@ -250,7 +250,7 @@ def _build_index() -> dict[str, Any]:
                                                getattr(c, "common_name", None)) if x]
         ar_forms = [f for form in ar_forms for f in (form, form.split("،")[0]) if _ARABIC.search(f)]
         ar_forms += supplement.COUNTRY_NAMES_AR.get(c.alpha_2, ())
-        english = getattr(c, "common_name", None) or c.name
+        english = supplement.COUNTRY_NAMES_EN.get(c.alpha_2) or raw["name"]  # Syria, Russia (not ISO's long forms)
         english_forms = {english, c.name, c.name.split(",")[0], getattr(c, "official_name", c.name), raw["name"]}
         countries[c.alpha_2] = [english, _key(ar_forms[0]) if ar_forms else "", c.alpha_3, int(c.numeric),
                                 capital["geonameid"] if capital else None, raw["geonameid"], int(raw["population"]),
@@ -565,16 +565,16 @@ class Gazetteer:
 
     def _capital(self, rest: str, country: str | None, text: str) -> Place | None:
         """العاصمة (the document's country's capital), العاصمة السودانية (Sudan's)."""
-        cc = self._nisba_country(rest) if rest else country
+        cc = self.country_of_adjective(rest) if rest else country
         if not cc or cc not in self.countries or not self.countries[cc][4]:
             return None
         return self.place(f"c:{self.countries[cc][4]}", 1, text)
 
     @lru_cache(maxsize=None)
-    def _nisba_country(self, word: str) -> str | None:
-        """The country of a nisba adjective: السودانية، السوري، اليمنية -> SD, SY, YE."""
+    def country_of_adjective(self, word: str) -> str | None:
+        """The country of a folded nisba adjective in any inflection: السودانيه، السوري، عراقيان، الاسرائيليين."""
         stem = word[2:] if word.startswith("ال") else word
-        for ending in ("يه", "ي", "يين", "يون"):
+        for ending in ("يين", "يون", "يان", "يات", "يه", "ي"):
             if stem.endswith(ending) and len(stem) > len(ending) + 1:
                 base = stem[: -len(ending)]
                 for form in (base, "ال" + base, base + "ا", base + "يا", "ال" + base + "ه"):
