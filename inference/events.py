@@ -164,6 +164,16 @@ class EventRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "EventRecord":
+        """A record from ``to_dict`` output (a JSONL ``events`` entry); unknown keys are an error naming them."""
+        from dataclasses import fields
+
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"event record {raw.get('event_id', '?')}: unknown fields {sorted(unknown)}")
+        return cls(**raw)
+
     def to_csv_row(self) -> dict[str, str]:
         """The record as one CSV row of ``CSV_COLUMNS`` (ACLED's, then rasd's), every value a string."""
         return {k: "" if v is None else str(v) for k, v in acled_row(self).items()}
@@ -553,7 +563,9 @@ class _DocumentEvents:
         if not is_casualty:
             record.notes += self.participant_counts(own.get(AGENT, []) + own.get(TARGET, []))
         self.add_actors(record, own.get(AGENT, []), victims)
-        self.add_place(record, places + origin + destination)
+        # where it happened: the scene, else where a movement starts or ends, else the place attacked
+        self.add_place(record, places + origin + destination +
+                       [v for v in victims if v.label in self.b.place_labels])
         words = " ".join([record.trigger_text, *record.instruments, *(m["text"] for m in record.mentions)])
         record.acled_event_type, record.sub_event_type = settle_category(
             record.acled_event_type, record.sub_event_type, record.actor1_type, words)
@@ -565,9 +577,11 @@ class _DocumentEvents:
         record.confidence = round(sum(scores) / len(scores), 4) if scores else None
         return record
 
-    def actor(self, span: Span) -> "Actor | None":
-        """The normalised actor of a mention; a member or unit (جندي) acts for the force it belongs to."""
-        if self.actor_names is None or span.label in self.b.place_labels - self.b.place_name_labels:
+    def actor(self, span: Span, acting: bool = True) -> "Actor | None":
+        """The normalised actor of a mention; a member or unit (جندي) acts for the force it belongs to.
+        A place is an actor only when it acts (a state as an agent); a place attacked is the event's place."""
+        places = self.b.place_labels - (self.b.place_name_labels if acting else frozenset())
+        if self.actor_names is None or span.label in places:
             return None
         parent = self.member_of.get(span.key)
         if parent is not None:
@@ -579,13 +593,13 @@ class _DocumentEvents:
     def add_actors(self, record: EventRecord, agents: list[Span], victims: list[Span]) -> None:
         """ACLED's sides: actor1 the first agent; actor2 the first victim, else (a clash between two) the
         second agent; the others of each side as associated actors."""
-        def distinct(spans: list[Span]) -> list["Actor"]:
+        def distinct(spans: list[Span], acting: bool) -> list["Actor"]:
             out: dict[str, "Actor"] = {}
-            for actor in filter(None, map(self.actor, spans)):
+            for actor in filter(None, (self.actor(s, acting) for s in spans)):
                 out.setdefault(actor.name, actor)
             return list(out.values())
 
-        side1, side2 = distinct(agents), distinct(victims)
+        side1, side2 = distinct(agents, True), distinct(victims, False)
         if not side2 and len(side1) > 1:
             side1, side2 = side1[:1] + side1[2:], side1[1:2]
         side2 = [a for a in side2 if a.name not in {b.name for b in side1}]

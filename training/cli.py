@@ -130,10 +130,19 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
         hf_logging.disable_progress_bar()
     stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
-                           show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8)
+                           show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8,
+                           merge=args.merge)
     # stdout may be the JSONL output itself, so the summary goes to stderr
     print(json.dumps(stats, ensure_ascii=False), file=sys.stderr)
     return 1 if stats.get("documents", 0) == 0 and stats.get("errors") else 0
+
+
+def cmd_events_merge(args: argparse.Namespace) -> int:
+    from rasd.inference.event_merge import merge_events_file
+
+    stats = merge_events_file(args.inputs, args.output)
+    print(json.dumps(stats, ensure_ascii=False))
+    return 0
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
@@ -217,12 +226,22 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "runs without torch)")
     s.add_argument("--int8", action="store_true", help="with an ONNX export: its int8 encoder")
     s.add_argument("inputs", nargs="*", default=["-"], help=".txt, .jsonl or - for standard input")
-    s.add_argument("-o", "--output", default="-", help=".jsonl documents or .csv event records (- : JSONL to stdout)")
+    s.add_argument("-o", "--output", default="-", help=".jsonl documents, or .csv / .parquet event rows (ACLED's "
+                                                       "columns, then rasd's); - : JSONL to stdout")
     s.add_argument("--lines", action="store_true", help="a .txt input holds one document per line")
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.add_argument("--print", action="store_true", help="also print the event records, one readable block each")
+    s.add_argument("--merge", action="store_true", help="join records of different documents that report one "
+                                                        "event (a .csv or .parquet output)")
     s.set_defaults(func=cmd_extract)
+
+    s = sub.add_parser("events", help="work on event records")
+    events = s.add_subparsers(dest="events_command", required=True)
+    s = events.add_parser("merge", help="join records of different documents that report one event")
+    s.add_argument("inputs", nargs="+", help="JSONL documents with events (rasd extract -o X.jsonl)")
+    s.add_argument("-o", "--output", required=True, help=".csv or .parquet event rows")
+    s.set_defaults(func=cmd_events_merge)
     return p
 
 
