@@ -229,6 +229,8 @@ def _as_written(text: str) -> str:
     """A mention as written, without a conjunction or preposition glued to its article (والمسلحين)."""
     stripped = text.strip()
     first, _, rest = stripped.partition(" ")
+    if fold(first).startswith("لل") and len(fold(first)) > 3:  # ل + ال: للأمم المتحدة -> الأمم المتحدة
+        return ("ال" + first[2:] + (" " + rest if rest else "")).strip()
     for reading in clitic_readings(first)[1:]:
         if reading.startswith("ال") and fold(first).endswith(reading):
             # keep the original spelling (diacritics and all) of what remains

@@ -46,13 +46,13 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .acled import COLUMNS, acled_row, settle_category, time_precision
 from .dates import DateRange, parse_report_date, resolve_date
 from .documents import Document, Span
-from .numbers import Count, dual_count, parse_count
+from .numbers import Count, dual_count, parse_count, single_count
 from .schema import Schema
 from .text import fold, split_sentences
 
@@ -102,6 +102,10 @@ _RESUMPTIVE = _folded_words(
 _CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "عقب", "بعد", "حين", "حينما", "عندما")
 # A casualty trigger that names injuries rather than deaths (جرح، جرحى، جريح، إصابة، أصيب، مصابين).
 _INJURY = re.compile("جرح|جريح|اصاب|اصيب|مصاب")
+_ARMED_CLASH = "Armed clash"  # ACLED's sub-event type of a clash between two sides
+_GOVERNMENT, _MILITARY = "Government of ", "Military Forces of "  # rasd.inference.actors' names of a state
+# Words before a count that is part of another one: خمسة مدنيين بينهم طفلان.
+_SUBSET_WORDS = _folded_words("بينهم", "منهم", "بينهن", "منهن", "بينها", "منها")
 _WORD = re.compile(r"\w+")
 
 
@@ -281,6 +285,11 @@ class EventBuilder:
         self.place_labels = frozenset(schema.roles.get(LOCATION, ()))
         self.place_name_labels = self.place_labels & frozenset(schema.roles.get(AGENT, ()))
         self.member_of = MEMBER_OF if MEMBER_OF in schema.links else None
+        # a named person: what may be a member (MEMBER_OF head) but not have members (a tail), and is not
+        # a group of civilians: in the default schema PER
+        rule = schema.links.get(MEMBER_OF) if self.member_of else None
+        self.person_labels = (frozenset(rule.heads) - frozenset(rule.tails) - frozenset(schema.civilian_labels)
+                              if rule else frozenset())
 
     @property
     def gazetteer(self) -> "Gazetteer | None":
@@ -562,10 +571,12 @@ class _DocumentEvents:
             record.notes.append(f"injured: {_format_count(injured)}")
         if not is_casualty:
             record.notes += self.participant_counts(own.get(AGENT, []) + own.get(TARGET, []))
-        self.add_actors(record, own.get(AGENT, []), victims)
+        violent = draft.label in self.b.violent_labels or civilian or (is_casualty and bool(draft.casualties))
+        self.add_actors(record, own.get(AGENT, []), victims, violent, category[1] == _ARMED_CLASH)
         # where it happened: the scene, else where a movement starts or ends, else the place attacked
-        self.add_place(record, places + origin + destination +
-                       [v for v in victims if v.label in self.b.place_labels])
+        # (a place addressed by a statement is an actor, not the scene)
+        attacked = [v for v in victims if v.label in self.b.place_labels] if violent else []
+        self.add_place(record, places + origin + destination + attacked)
         words = " ".join([record.trigger_text, *record.instruments, *(m["text"] for m in record.mentions)])
         record.acled_event_type, record.sub_event_type = settle_category(
             record.acled_event_type, record.sub_event_type, record.actor1_type, words)
@@ -590,17 +601,22 @@ class _DocumentEvents:
                 return found
         return self.actor_names.resolve(self.text(span), span.label in self.b.place_name_labels)
 
-    def add_actors(self, record: EventRecord, agents: list[Span], victims: list[Span]) -> None:
-        """ACLED's sides: actor1 the first agent; actor2 the first victim, else (a clash between two) the
-        second agent; the others of each side as associated actors."""
+    def add_actors(self, record: EventRecord, agents: list[Span], victims: list[Span], violent: bool,
+                   clash: bool) -> None:
+        """ACLED's sides: actor1 the first agent; actor2 the first victim, else (in a clash, between two)
+        the second agent; the others of each side as associated actors. A state acting in a violent event
+        is its military (إسرائيل قصفت), elsewhere its government; a place attacked is no actor, a place
+        addressed (طالب فرنسا) is."""
         def distinct(spans: list[Span], acting: bool) -> list["Actor"]:
             out: dict[str, "Actor"] = {}
             for actor in filter(None, (self.actor(s, acting) for s in spans)):
+                if violent and actor.name.startswith(_GOVERNMENT):
+                    actor = replace(actor, name=_MILITARY + actor.name[len(_GOVERNMENT):])
                 out.setdefault(actor.name, actor)
             return list(out.values())
 
-        side1, side2 = distinct(agents, True), distinct(victims, False)
-        if not side2 and len(side1) > 1:
+        side1, side2 = distinct(agents, True), distinct(victims, not violent)
+        if not side2 and len(side1) > 1 and clash:
             side1, side2 = side1[:1] + side1[2:], side1[1:2]
         side2 = [a for a in side2 if a.name not in {b.name for b in side1}]
         if side1:
@@ -620,10 +636,10 @@ class _DocumentEvents:
             if found is not None:
                 steps, place = found
                 if steps and place.precision < 2:
-                    from dataclasses import replace
-
                     place = replace(place, precision=2)
                 break
+            if span.label in self.b.place_name_labels:
+                break  # a named place the gazetteer lacks: not the next argument (where a flight ended)
         if place is None:
             if self.country and self.b.gazetteer is not None:
                 record.country_code, record.country = self.country, self.b.gazetteer.country_name(self.country)
@@ -648,12 +664,28 @@ class _DocumentEvents:
         return max(totals, key=lambda c: (c.low, c.high)) if totals else None
 
     def casualty_counts(self, c: _Mention) -> list[tuple[tuple, Count]]:
-        """``(source span, count)`` of one casualty: its own NUM or dual, else its victims' (TARGET, else AGENT)."""
+        """``(source span, count)`` of one casualty: its own NUM or dual, else its victims' (TARGET, else
+        AGENT): their NUMs or duals, one for a named person or a singular noun of one (امرأة), none for a
+        part of another victim (خمسة مدنيين بينهم طفلان: the children are among the five)."""
         own = self.count(c.span)
         if own:
             return [own]
-        victims = c.args.get(TARGET) or c.args.get(AGENT) or []
-        return [found for found in map(self.count, victims) if found]
+        victims = [v for v in c.args.get(TARGET) or c.args.get(AGENT) or [] if not self.is_subset(v)]
+        out = []
+        for victim in victims:
+            found = self.count(victim)
+            if found is None and victim.label not in self.b.place_labels and (
+                    victim.label in self.b.person_labels or single_count(self.text(victim))):
+                found = (victim.key, Count(1, 1))
+            if found:
+                out.append(found)
+        return out
+
+    def is_subset(self, span: Span) -> bool:
+        """Whether ``span`` (or its NUM) follows بينهم/منهم: a part of victims already counted."""
+        num = self.count_of.get(span.key)
+        start = min(span.start, num.start) if num is not None else span.start
+        return any(w in _SUBSET_WORDS for w in self.words(max(0, start - 20), start)[-2:])
 
     def count(self, span: Span, dual: bool = True) -> tuple[tuple, Count] | None:
         """``(source span, count)`` from the span's QUANTITY link, else (with ``dual``) a dual noun."""

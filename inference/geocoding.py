@@ -538,8 +538,8 @@ class Gazetteer:
             return self._transliterated(key, country, text) if names_a_place else None
         reading = found[0][0]
         best = max(found, key=lambda rf: self._rank(*rf, country, within))[1]
-        if not names_a_place and country and best.startswith("c:") and self._ref_country(best) != country:
-            return None  # a common noun (الساحل، ساحة الأمة) that some town abroad is named
+        if not names_a_place and country and not best.startswith("k:") and self._ref_country(best) != country:
+            return None  # a common noun (الساحل، الضواحي الجنوبية) that some place abroad is named
         near = reading.near and not best.startswith("k:")  # a part of a country stays at precision 3
         return self.place(best, 2 if near else None, text)
 
@@ -574,7 +574,7 @@ class Gazetteer:
     def country_of_adjective(self, word: str) -> str | None:
         """The country of a folded nisba adjective in any inflection: السودانيه، السوري، عراقيان، الاسرائيليين."""
         stem = word[2:] if word.startswith("ال") else word
-        for ending in ("يين", "يون", "يان", "يات", "يه", "ي"):
+        for ending in ("يين", "يون", "يان", "يات", "يه", "يا", "ي"):  # يا: the accusative (جنديا فرنسيا)
             if stem.endswith(ending) and len(stem) > len(ending) + 1:
                 base = stem[: -len(ending)]
                 for form in (base, "ال" + base, base + "ا", base + "يا", "ال" + base + "ه"):

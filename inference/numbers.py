@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from .text import MARKS, fold, strip_clitics
 
-__all__ = ["Count", "parse_count", "dual_count"]
+__all__ = ["Count", "parse_count", "dual_count", "single_count"]
 
 
 @dataclass(frozen=True)
@@ -272,8 +272,9 @@ _NOT_DUAL = frozenset(fold(word) for word in (
     # proper names and months that end like a dual
     "بحرين", "نهرين", "رافدين", "تشرين", "برلين", "قزوين", "حرمين", "جنين", "بنين", "صفين", "حطين",
 ))
-# Nisba nouns whose plural is broken (جنود, صبية), so their -يين form can only be a dual.
-_BROKEN_PLURAL_NISBA = frozenset({"جندي", "صبي"})
+# Nouns whose plural is broken (جنود, صبية, مرضى, جرحى), so their -ين form can only be a dual.
+_BROKEN_PLURAL_NISBA = frozenset(fold(w) for w in ("جندي", "صبي", "مريض", "جريح", "قتيل", "أسير", "طفل", "رجل",
+                                                    "شاب", "ضابط", "شرطي", "حارس", "صحفي", "مسعف"))
 _DUAL_ENDING_MARKS_RE = re.compile("([\u064B-\u0652]*)ي\u0652?ن[\u064B-\u0652]*$")
 _FATHA, _KASRA = "\u064E", "\u0650"
 
@@ -319,7 +320,22 @@ def _dual_shape(word: str) -> bool | None:
         return True
     shares_plural = (
         (stem.endswith("ي") and stem not in _BROKEN_PLURAL_NISBA)  # nisba: مدنيين
-        or (stem.startswith("م") and len(stem) >= 4)  # participles: مسلحين, معتقلين
+        or (stem.startswith("م") and len(stem) >= 4 and stem not in _BROKEN_PLURAL_NISBA)  # participles: مسلحين
         or (len(stem) == 4 and "ا" in (stem[1], stem[2]))  # فاعل, فعّال: ناشطين, فلاحين
     )
     return not shares_plural
+
+
+# Singular nouns of one person: a casualty that names one (قُتلت امرأة) counts one.
+_ONE_PERSON = frozenset(fold(w) for w in (
+    "امرأة", "امرأه", "سيدة", "فتاة", "طفل", "طفلة", "رضيع", "رضيعة", "رجل", "شاب", "شابة", "مسن", "مسنة", "جندي",
+    "ضابط", "شرطي", "عنصر", "مدني", "مواطن", "مواطنة", "صحفي", "صحفية", "طبيب", "مسعف", "ناشط", "قيادي", "قائد",
+    "مسلح", "مقاتل", "حارس", "سائق", "شخص", "طالب", "معلم", "راع", "مزارع", "صياد",
+))
+
+
+def single_count(word: str) -> int | None:
+    """1 when ``word`` (a victim with no number) is the singular noun of one person (امرأة، طفلا، جنديا), else None."""
+    readings = _readings(fold(word.strip()))
+    readings |= {r[:-1] for r in readings if r.endswith("ا") and len(r) > 3}  # the accusative of an indefinite
+    return 1 if readings & _ONE_PERSON else None

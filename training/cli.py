@@ -116,8 +116,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     metrics, paths = evaluate(args.data, args.out, model=args.model, pred=args.pred, schema=args.schema,
-                              batch_size=args.batch_size)
+                              batch_size=args.batch_size, events=args.events)
     print(_score_line("eval", metrics))
+    if "events" in metrics:
+        e, g = metrics["events"], metrics["geocoding"]
+        print(f"events: F1 {e['f1']:.3f} (P {e['p']:.3f} R {e['r']:.3f})  fields: "
+              + "  ".join(f"{k} {v:.3f}" for k, v in e["fields"].items())
+              + f"  fatalities (with a count) {e['fatalities_with_count']:.3f}  geocoding {g['accuracy']:.3f}")
     print(f"report: {paths['html']}")
     return 0
 
@@ -213,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--schema", default=None, help="gold schema (default: the model's own)")
     s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--events", default=None, help="gold event records (default: DATA's X-events.jsonl, if any)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("export-onnx", help="export a trained model to ONNX for the torch-free CPU extractor")
