@@ -99,7 +99,10 @@ _RESULT_WORDS = _folded_words(
 _RESUMPTIVE = _folded_words(
     "فيها", "فيه", "خلالها", "خلاله", "جراءها", "جراءه", "جرائها", "جرائه", "بسببها", "بسببه", "إثرها", "إثره")
 # The word right before a later violent trigger that caused the casualty: مقتل 5 جراء القصف.
-_CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "عقب", "بعد", "حين", "حينما", "عندما")
+# (عقب and بعد "after" are left out: succession is not cause: أعدموا الأسرى عقب سيطرتهم is its own event)
+_CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "حين", "حينما", "عندما")
+# Words that make a casualty a toll reported later about an earlier attack: الحصيلة بلغت، بسقوط قتلى.
+_TOLL_WORDS = _folded_words("حصيلة", "الحصيلة", "سقوط", "بسقوط", "وسقوط")
 # A casualty trigger that names injuries rather than deaths (جرح، جرحى، جريح، إصابة، أصيب، مصابين).
 _INJURY = re.compile("جرح|جريح|اصاب|اصيب|مصاب")
 _ARMED_CLASH = "Armed clash"  # ACLED's sub-event type of a clash between two sides
@@ -437,7 +440,24 @@ class _DocumentEvents:
                 out[k] = before
             elif after is not None and self.caused_by(m, mentions[after]):
                 out[k] = after
+            elif after is None and before is None:
+                toll_of = self.toll_of(m, [mentions[v] for v in violent[:i]])
+                if toll_of is not None:
+                    out[k] = violent[toll_of]
         return out
+
+    def toll_of(self, casualty: _Mention, earlier: list[_Mention]) -> int | None:
+        """Index in ``earlier`` of the attack a later toll reports: a casualty in a sentence with no violent
+        trigger, with no place, time or agent of its own, that the text gives as a toll or a fall of
+        victims (أعلنت الوزارة أن الحصيلة بلغت 31 قتيلا، أفادت بسقوط ثلاثة قتلى) takes the first violent
+        mention of the two sentences before it (the attack the report is about)."""
+        if any(casualty.args.get(role) for role in (AGENT, TIME, *_PLACE_ROLES)):
+            return None
+        start, _ = self.sentences[casualty.sentence]
+        if not any(w in _TOLL_WORDS for w in self.words(start, casualty.span.start)):
+            return None
+        return next((k for k, v in enumerate(earlier) if 0 < casualty.sentence - v.sentence <= 2
+                     and not self.conflict(v.args, casualty.args)), None)
 
     def words(self, start: int, end: int) -> list[str]:
         return _WORD.findall(fold(self.doc.text[start:end]))
@@ -467,9 +487,13 @@ class _DocumentEvents:
             return False
         between = self.words(casualty.span.end, violent.span.start)
         trigger = self.name(violent.span)
+        # the cause may name the weapon first: قُتل خمسة جراء صاروخ أطلقه الحوثيون
+        weapons = [w for w in violent.args.get(INSTRUMENT, []) if casualty.span.end <= w.start < violent.span.start]
+        before_weapon = self.words(casualty.span.end, weapons[0].start) if weapons else []
         return (
             not self.doc.text[casualty.span.end:violent.span.start].strip()  # قتلى الهجوم، ضحايا القصف
             or bool(between) and between[-1] in _CAUSE_WORDS  # مقتل 5 مدنيين جراء / في / حين ...
+            or bool(before_weapon) and before_weapon[-1] in _CAUSE_WORDS
             or trigger.startswith("ب") and len(trigger) > 3  # بقصف، بغارة: the preposition is a clitic
         )
 

@@ -90,9 +90,15 @@ def _predicted_records(doc: Document, builder: EventBuilder) -> list[EventRecord
     return builder.build(doc)
 
 
-def _overlap(record: EventRecord, gold: dict[str, Any]) -> int:
+def _overlap(record: EventRecord, gold: dict[str, Any]) -> tuple[int, int]:
+    """Characters a record's trigger mentions share with a gold record's first mention (its main trigger),
+    then with all of them."""
     own = [(m["start"], m["end"]) for m in record.mentions if m["label"] == record.event_type]
-    return sum(max(0, min(e, ge) - max(s, gs)) for s, e in own for gs, ge in gold["mentions"])
+
+    def shared(spans: list[list[int]]) -> int:
+        return sum(max(0, min(e, ge) - max(s, gs)) for s, e in own for gs, ge in spans)
+
+    return shared(gold["mentions"][:1]), shared(gold["mentions"])
 
 
 def score_event_records(pred_docs: Sequence[Document], gold_events: dict[str, dict[str, Any]], schema: Schema,
@@ -127,7 +133,7 @@ def score_event_records(pred_docs: Sequence[Document], gold_events: dict[str, di
         for g in gold["events"]:
             best = max((r for r in records if r.event_type == g["type"] and id(r) not in taken),
                        key=lambda r: _overlap(r, g), default=None)
-            if best is not None and _overlap(best, g) > 0:
+            if best is not None and _overlap(best, g)[1] > 0:
                 taken.add(id(best))
                 aligned.append((best, g))
         # geocoding of every gold place mention the gazetteer holds
