@@ -155,14 +155,13 @@ class DocumentActors:
     def resolve(self, text: str, names_a_place: bool = False) -> Actor:
         """The actor a mention names; ``names_a_place`` for a mention of a place acting (a GPE agent)."""
         key = _key(text)
+        same = _document_key(key)
+        if same in self._seen:  # the same name seen before in this document, whatever its clitics
+            return self._seen[same]
         readings = phrase_readings(key) if key else []
-        for reading in readings:  # the same name seen before in this document, whatever its clitics
-            if reading in self._seen:
-                return self._seen[reading]
         actor = self._lookup(key, readings, names_a_place) or Actor(_as_written(text), "", "", text)
         actor = Actor(actor.name, actor.type, actor.country, actor.text or text)
-        for reading in readings[:1] + [r for r in readings if r.startswith("ال")][:1]:
-            self._seen.setdefault(reading, actor)
+        self._seen[same] = actor
         return actor
 
     def _lookup(self, key: str, readings: list[str], names_a_place: bool) -> Actor | None:
@@ -225,13 +224,22 @@ class DocumentActors:
         return self.gazetteer.country_of_adjective(word)
 
 
+def _document_key(key: str) -> str:
+    """One form for a name whatever its clitics: the article form when the first word has one (والكتيبة،
+    للكتيبة -> الكتيبة), else the word as written (وحداتها keeps its و)."""
+    first, _, rest = key.partition(" ")
+    readings = clitic_readings(first)
+    first = next((r for r in readings if r.startswith("ال")), readings[0] if readings else first)
+    return f"{first} {rest}".strip()
+
+
 def _as_written(text: str) -> str:
     """A mention as written, without a conjunction or preposition glued to its article (والمسلحين)."""
     stripped = text.strip()
     first, _, rest = stripped.partition(" ")
     if fold(first).startswith("لل") and len(fold(first)) > 3:  # ل + ال: للأمم المتحدة -> الأمم المتحدة
         return ("ال" + first[2:] + (" " + rest if rest else "")).strip()
-    for reading in clitic_readings(first)[1:]:
+    for reading in clitic_readings(fold(first))[1:]:
         if reading.startswith("ال") and fold(first).endswith(reading):
             # keep the original spelling (diacritics and all) of what remains
             cut = len(first) - len(first.lstrip()) + _original_offset(first, len(fold(first)) - len(reading))

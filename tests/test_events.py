@@ -265,3 +265,38 @@ def test_labels_come_from_the_schema():
 
 def test_empty_document_has_no_records(build):
     assert build(Document("empty", "")) == []
+
+
+def test_counts_among_others_are_not_added_and_one_person_counts_one(build):
+    doc = make_doc("قُتل خمسة مدنيين بينهم طفلان جراء صاروخ أطلقه الحوثيون على مأرب.",
+                   {"c": ("قُتل", "CASUALTY"), "n": ("خمسة", "NUM"), "v1": ("مدنيين", "GROUP"), "v2": ("طفلان", "GROUP"),
+                    "w": ("صاروخ", "WEAPON"), "e": ("أطلقه", "BOMBARD"), "f": ("الحوثيون", "FORCE"), "g": ("مأرب", "GPE")},
+                   [("c", "TARGET", "v1"), ("c", "TARGET", "v2"), ("v1", "QUANTITY", "n"), ("e", "INSTRUMENT", "w"),
+                    ("e", "AGENT", "f"), ("e", "TARGET", "g")])
+    [record] = build(doc)  # the cause names the weapon before its trigger: one event
+    assert (record.event_type, record.fatalities) == ("BOMBARD", 5)  # the two children are among the five
+    assert (record.actor1, record.actor2) == ("Houthis (Ansar Allah)", "Civilians (Yemen)")
+    [one] = build(make_doc("قُتلت امرأة في تعز.", {"c": ("قُتلت", "CASUALTY"), "v": ("امرأة", "GROUP")},
+                           [("c", "TARGET", "v")]))
+    assert one.fatalities == 1
+
+
+def test_a_later_toll_attaches_to_the_attack_it_reports(build):
+    doc = make_doc("قصفت طائرات التحالف مطار صنعاء. وقال المتحدث إن الضربات دقيقة. وأفادت الوزارة بسقوط ثلاثة قتلى.",
+                   {"e": ("قصفت", "BOMBARD"), "g": ("مطار صنعاء", "FAC"), "s1": ("وقال", "STATEMENT"),
+                    "s2": ("وأفادت", "STATEMENT"), "c": ("قتلى", "CASUALTY"), "n": ("ثلاثة", "NUM")},
+                   [("e", "TARGET", "g"), ("c", "QUANTITY", "n")])
+    bombard = next(r for r in build(doc) if r.event_type == "BOMBARD")
+    assert bombard.fatalities == 3 and not any(r.event_type == "CASUALTY" for r in build(doc))
+    # without a toll word, a later casualty stands alone (CONTRACTS: same sentence only)
+    doc2 = make_doc("قصفت الطائرات البلدة. وقُتل ثلاثة في مكان آخر.",
+                    {"e": ("قصفت", "BOMBARD"), "c": ("وقُتل", "CASUALTY"), "n": ("ثلاثة", "NUM")}, [("c", "QUANTITY", "n")])
+    assert [r.event_type for r in build(doc2)] == ["BOMBARD", "CASUALTY"]
+
+
+def test_an_unreadable_report_date_is_a_warning_naming_the_document(build, caplog):
+    spans, rels = {"e": ("نزح", "FLEE"), "t": ("أمس", "TIME")}, [("e", "TIME", "t")]
+    [record] = build(make_doc("نزح السكان أمس.", spans, rels, date="the day before", doc_id="feed-7"))
+    assert record.date == "" and "feed-7" in caplog.text and "the day before" in caplog.text
+    [rss] = build(make_doc("نزح السكان أمس.", spans, rels, date="Thu, 28 Nov 2024 10:00:00 GMT"))
+    assert (rss.date, rss.time_precision) == ("2024-11-27", 1)
