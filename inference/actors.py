@@ -1,7 +1,7 @@
 """Actor mentions as ACLED-style actors: a canonical name and an actor type (ACLED's ``inter`` code).
 
-The dictionary (``configs/actors.yaml``, user-editable) maps aliases to actors and lists the words of
-the rules for the common shapes:
+The dictionary (``configs/actors/conflict-ar.yaml``, user-editable) maps aliases to actors and lists
+the words of the rules for the common shapes:
 
 * a military or police head word with a country or its adjective (الجيش السوري، قوات إسرائيلية،
   جنديان عراقيان، الشرطة الصومالية) -> "Military Forces of Syria", "Police Forces of Somalia";
@@ -77,9 +77,9 @@ def _key(text: str) -> str:
 
 
 def default_actors_path() -> Path | None:
-    """``configs/actors.yaml`` of the working directory, else of the source tree rasd runs from."""
+    """``configs/actors/conflict-ar.yaml`` of the working directory, else of the source tree rasd runs from."""
     for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        path = base / "configs" / "actors.yaml"
+        path = base / "configs" / "actors" / "conflict-ar.yaml"
         if path.is_file():
             return path
     return None
@@ -135,7 +135,8 @@ class ActorDictionary:
         """The dictionary at ``default_actors_path()``; rules and aliases empty when there is none."""
         path = default_actors_path()
         if path is None:
-            logger.warning("no configs/actors.yaml found: actors stay as written (pass an actor dictionary)")
+            logger.warning("no configs/actors/conflict-ar.yaml found: actors stay as written "
+                           "(pass EventBuilder(schema, actors=PATH))")
             return cls()
         return cls.from_yaml(path)
 

@@ -38,7 +38,7 @@ import re
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -53,8 +53,8 @@ __all__ = ["Gazetteer", "Place", "default_gazetteer", "distance_km"]
 
 logger = logging.getLogger(__name__)
 
-INDEX_FORMAT = 1
-_TOWN_OVER_DIVISION = 10_000  # population from which a town, not the division of the same name, is meant  # bump when the cached index changes shape or meaning
+INDEX_FORMAT = 1  # bump when the cached index changes shape or meaning
+_TOWN_OVER_DIVISION = 10_000  # population from which a town, not the division of the same name, is meant
 
 # Head words of a place mention, by what they say about the place (folded on use).
 _ADMIN_WORDS = ("محافظة", "ولاية", "إقليم", "اقليم", "منطقة", "مقاطعة", "دولة", "جمهورية")
@@ -327,7 +327,8 @@ def _match_admin1(groups: dict[str, list[dict[str, Any]]], records: dict[str, di
         if hits:
             out[g] = min(hits, key=lambda code: dist((largest["latitude"], largest["longitude"]), code))
             used.add(out[g])
-    pairs = sorted((dist(centres[g], code), g, code) for g in groups if g not in out for code in subs if code not in used)
+    pairs = sorted((dist(centres[g], code), g, code)
+                   for g in groups if g not in out for code in subs if code not in used)
     for _, g, code in pairs:
         if g not in out and code not in used:
             out[g] = code
@@ -372,6 +373,9 @@ def load_index(cache: bool = True) -> dict[str, Any]:
                                              suffix=".tmp") as f:
                 json.dump(index, f, ensure_ascii=False, separators=(",", ":"))
             os.replace(f.name, path)
+            for old in path.parent.glob("gazetteer-*.json"):  # indexes of other package versions
+                if old != path:
+                    old.unlink(missing_ok=True)
         except OSError as err:  # a read-only home still geocodes, only slower to start
             logger.warning("could not cache the gazetteer index in %s: %s", path.parent, err)
     return index
@@ -513,7 +517,8 @@ class Gazetteer:
                     break  # only trailing adjectives (الدولي، القديمة) may go, leaving a name
                 if _strip_head_clitics(name) in _ALL_HEAD_KEYS:
                     continue
-                out = [(reading, ref, variant) for variant in _name_variants(name) for ref in self.names.get(variant, [])]
+                out = [(reading, ref, variant)
+                       for variant in _name_variants(name) for ref in self.names.get(variant, [])]
                 if out:
                     return out
         return []
@@ -656,6 +661,3 @@ def default_gazetteer() -> Gazetteer:
     """The shared gazetteer (loaded once per process)."""
     return Gazetteer()
 
-
-def with_precision(place: Place, precision: int) -> Place:
-    return replace(place, precision=precision)

@@ -8,7 +8,7 @@ from rasd.inference.actors import ACTOR_TYPES, ActorDictionary, ActorDictionaryE
 def actors():
     from rasd.inference.geocoding import default_gazetteer
 
-    dictionary = ActorDictionary.from_yaml("configs/actors.yaml")
+    dictionary = ActorDictionary.from_yaml("configs/actors/conflict-ar.yaml")
     return lambda country: dictionary.for_document(country, default_gazetteer())
 
 

@@ -11,7 +11,7 @@ from test_events import make_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST = ROOT / "data" / "conflict-ar" / "test.jsonl"
-GOLD = ROOT / "data" / "conflict-ar" / "test-events.jsonl"
+GOLD = ROOT / "data" / "conflict-ar" / "events" / "test.jsonl"
 
 
 def _doc():
@@ -86,7 +86,8 @@ def test_rasd_evaluate_adds_event_scores_when_gold_records_lie_beside_the_data(t
     first = TEST.read_text(encoding="utf-8").splitlines()[:3]
     data.write_text("\n".join(first) + "\n", encoding="utf-8")
     ids = {json.loads(line)["id"] for line in first}
-    (tmp_path / "small-events.jsonl").write_text("".join(
+    (tmp_path / "events").mkdir()
+    (tmp_path / "events" / "small.jsonl").write_text("".join(
         line + "\n" for line in GOLD.read_text(encoding="utf-8").splitlines() if json.loads(line)["id"] in ids),
         encoding="utf-8")
     assert main(["evaluate", "--pred", str(data), "--data", str(data), "--out", str(tmp_path / "eval")]) == 0

@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--schema", default=None, help="gold schema (default: the model's own)")
     s.add_argument("--batch-size", type=int, default=16)
-    s.add_argument("--events", default=None, help="gold event records (default: DATA's X-events.jsonl, if any)")
+    s.add_argument("--events", default=None, help="gold event records (default: events/X.jsonl beside DATA X.jsonl, if any)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("export-onnx", help="export a trained model to ONNX for the torch-free CPU extractor")

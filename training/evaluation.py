@@ -23,7 +23,7 @@ def evaluate(data: str, out_dir: str, *, model: str | None = None, pred: str | N
     ``data`` is JSONL or CoNLL. The schema is the model's own unless one is given; with
     ``pred`` and no schema, the default conflict schema is used. Event records and geocoding are
     scored too (``events`` and ``geocoding`` keys) when gold event records are given (``events``)
-    or lie beside ``data`` (``X-events.jsonl``). Returns the metrics and the paths of the written files.
+    or lie beside ``data`` (``events/X.jsonl``). Returns the metrics and the paths of the written files.
     """
     if (model is None) == (pred is None):
         raise ValueError("give exactly one of model (to predict) or pred (saved predictions)")

@@ -1,4 +1,4 @@
-"""Scores for event records and geocoding, against gold event records (``data/conflict-ar/test-events.jsonl``).
+"""Scores for event records and geocoding, against gold event records (``data/conflict-ar/events/test.jsonl``).
 
 Gold file: one JSON object per document, ``{"id", "events": [...], "places": [...]}``. An event has
 ``type`` (the schema's trigger label), ``date`` and ``date_end`` (ISO, "" when the text gives no
@@ -40,11 +40,11 @@ class GoldEventsError(ValueError):
 
 
 def default_gold_events_path(data: str | os.PathLike) -> str | None:
-    """``X-events.jsonl`` beside a gold corpus ``X.jsonl``, when it exists."""
+    """``events/X.jsonl`` beside a gold corpus ``X.jsonl`` (its own folder, so ``*.jsonl`` of the corpus
+    stays documents), when it exists."""
     path = os.fspath(data)
-    stem, ext = os.path.splitext(path)
-    candidate = f"{stem}-events.jsonl"
-    return candidate if ext == ".jsonl" and os.path.isfile(candidate) else None
+    candidate = os.path.join(os.path.dirname(path), "events", os.path.basename(path))
+    return candidate if path.endswith(".jsonl") and os.path.isfile(candidate) else None
 
 
 def read_gold_events(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
