@@ -18,7 +18,9 @@ _EXPORTS = {
     "Schema": "schema", "SchemaError": "schema",
     "RasdConfig": "config", "RasdModel": "modeling", "SchemaMismatchError": "modeling",
     "Extractor": "extractor", "load_model": "extractor",
-    "EventRecord": "events", "EventBuilder": "events",
+    "EventRecord": "events", "EventBuilder": "events", "format_record": "events",
+    "Gazetteer": "geocoding", "Place": "geocoding", "ActorDictionary": "actors", "Actor": "actors",
+    "merge_records": "event_merge", "open_output": "io",
     "UserError": "errors",
 }
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .text import NormalizationOptions, normalize
+from .text import fold
 
 _ARABIC_NAME = re.compile(r"[\u0621-\u064A\u0660-\u0669\u0671-\u06D3\u064B-\u065F\u0670\u0640 \-]+")
-_FOLDS = NormalizationOptions(alef_maqsura=True, taa_marbuta=True)
 
 
 def gazetteer_form(text: str) -> str:
-    """The comparison form of a name: no diacritics or tatweel, every alef, ya and ta marbuta folded."""
-    return " ".join(normalize(text, _FOLDS).text.replace("-", " ").split())
+    """The comparison form of a name: ``text.fold`` (every spelling variant folded), hyphens as spaces."""
+    return " ".join(fold(text).replace("-", " ").split())
 
 
 @lru_cache(maxsize=1)

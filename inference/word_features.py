@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Sequence
 
 from .gazetteers import country_names, gazetteer_form, name_words, place_names
-from .text import clitic_readings
+from .text import clitic_readings, stem_guess
 
 # The kinds of hashed features a model may switch on (``ModelOptions.word_features``).
 FEATURE_KINDS = ("word", "affixes", "stem", "shape", "gazetteer")
@@ -83,7 +83,7 @@ class WordFeaturizer:
         folded = gazetteer_form(form).lower()
         folded = _DIGIT.sub("0", folded)
         readings = clitic_readings(folded)
-        stem = readings[-1]
+        stem = stem_guess(folded)
         values: list[str] = []
         for kind in self.kinds:
             if kind == "word":

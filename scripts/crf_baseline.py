@@ -17,7 +17,7 @@ import time
 import sklearn_crfsuite
 
 from rasd.inference.schema import Schema
-from rasd.inference.text import normalize_word, strip_clitics
+from rasd.inference.text import fold, stem_guess
 from rasd.training.convert import from_bio, read_conll, to_bio
 from rasd.training.metrics import score_documents
 from rasd.training.trainer import split_dev
@@ -25,7 +25,7 @@ from rasd.training.trainer import split_dev
 
 def word_features(word: str, prefix: str) -> dict[str, object]:
     features: dict[str, object] = {f"{prefix}w": word, f"{prefix}len": min(len(word), 8),
-                                   f"{prefix}stem": strip_clitics(normalize_word(word)),
+                                   f"{prefix}stem": stem_guess(fold(word)),
                                    f"{prefix}digit": any(c.isdigit() for c in word),
                                    f"{prefix}latin": any("a" <= c.lower() <= "z" for c in word)}
     for n in (1, 2, 3):

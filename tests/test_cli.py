@@ -60,9 +60,9 @@ def test_missing_model_folder(docs_file, tmp_path, capsys):
                       capsys, "no such model folder")
 
 
-def test_output_that_is_neither_jsonl_nor_csv(model_dir, docs_file, tmp_path, capsys):
+def test_output_that_is_neither_jsonl_nor_rows(model_dir, docs_file, tmp_path, capsys):
     assert_user_error(["extract", "--model", model_dir, docs_file, "-o", str(tmp_path / "out.txt")], capsys,
-                      "use a .jsonl or .csv file")
+                      "use a .jsonl, .csv or .parquet file")
 
 
 def test_missing_config_file(tmp_path, capsys):

@@ -160,5 +160,26 @@ def test_run_extraction_streams_text_lines_to_stdout(tmp_path, model_dir, capsys
     assert [d["id"] for d in docs] == ["lines-1", "lines-3"]
     assert stats["documents"] == 2 and stats["events"] == sum(len(d.get("events", [])) for d in docs) > 0
     assert "lines-1-e1" in captured.err  # readable records go to stderr when stdout carries the documents
-    with pytest.raises(ValueError, match="jsonl or .csv"):
+    with pytest.raises(ValueError, match=r"\.jsonl, \.csv or \.parquet"):
         run_extraction(extractor, [str(txt)], str(tmp_path / "out.txt"))
+
+
+def test_cli_extract_writes_parquet_and_merges_reports(tmp_path, model_dir, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from rasd.inference.acled import COLUMNS, EVENT_TYPES
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(json.dumps({"id": f"n{i}", "text": "قصفت الطائرات مدينة حلب أمس، ما أسفر عن مقتل ثلاثة مدنيين.",
+                                         "meta": {"date": "2024-12-07", "source": f"wire {i}"}}, ensure_ascii=False)
+                             for i in (1, 2)) + "\n", encoding="utf-8")
+    assert main(["extract", "--model", model_dir, "-q", str(inp), "-o", str(tmp_path / "events.parquet")]) == 0
+    table = pq.read_table(tmp_path / "events.parquet")
+    assert table.column_names == list(COLUMNS)
+    rows = table.to_pylist()
+    assert all(r["sub_event_type"] in EVENT_TYPES[r["event_type"]] for r in rows if r["event_type"])
+    assert {r["source"] for r in rows} <= {"wire 1", "wire 2"}
+    assert main(["extract", "--model", model_dir, "-q", "--merge", str(inp), "-o", str(tmp_path / "m.csv")]) == 0
+    stats = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert stats["merged_events"] <= stats["events"]
+    with pytest.raises(ValueError, match="merged records are rows"):
+        run_extraction(model_dir, [str(inp)], str(tmp_path / "m.jsonl"), merge=True, show_progress_bar=False)

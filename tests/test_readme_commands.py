@@ -50,7 +50,7 @@ README = ROOT / "README.md"
 
 # subcommands that run here on tiny data
 RUN = {"validate", "convert", "build-corpus", "build-default-model", "train", "evaluate", "extract",
-       "export-onnx", "pretrain", "push"}
+       "export-onnx", "pretrain", "push", "events"}
 MAKE_RUN = {"demo"}  # make targets whose rasd commands run here
 NOT_RUN: list[tuple[str, str]] = [  # (pattern on the command, why it cannot run here)
     (r"make test", "it runs this very test suite"),
@@ -180,7 +180,7 @@ def build_mirror(root: Path, tiny_encoder_dir: str, schema) -> Path:
     repo, shared = root / "rasd", root / "shared"
     shutil.copytree(ROOT / "configs", repo / "configs", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     for path in (repo / "configs").rglob("*.yaml"):
-        if "schema" not in path.parts:
+        if "schema" not in path.parts and "actors" not in path.parts:  # run configs only
             _write_yaml_overrides(path, TINY_PRETRAIN if "pretrain" in path.parts else TINY_TRAIN)
     (repo / "data" / "sample").mkdir(parents=True)
     shutil.copy(ROOT / "data" / "README.md", repo / "data" / "README.md")  # the data card, with its licence

@@ -156,8 +156,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
 
     metrics, paths = evaluate(args.data, args.out, model=args.model, pred=args.pred, schema=args.schema,
-                              batch_size=args.batch_size)
+                              batch_size=args.batch_size, events=args.events)
     print(_score_line("eval", metrics))
+    if "events" in metrics:
+        e, g = metrics["events"], metrics["geocoding"]
+        print(f"events: F1 {e['f1']:.3f} (P {e['p']:.3f} R {e['r']:.3f})  fields: "
+              + "  ".join(f"{k} {v:.3f}" for k, v in e["fields"].items())
+              + f"  fatalities (with a count) {e['fatalities_with_count']:.3f}  geocoding {g['accuracy']:.3f}")
     print(f"report: {paths['html']}")
     return EXIT_OK
 
@@ -166,7 +171,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from rasd.inference.io import run_extraction
 
     stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
-                           show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8)
+                           show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8,
+                           merge=args.merge)
     skipped = len(stats.get("errors") or [])
     status = EXIT_OK
     if skipped:
@@ -182,6 +188,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     # stdout may be the JSONL output itself, so the summary goes to stderr, last
     print(json.dumps(stats, ensure_ascii=False), file=sys.stderr)
     return status
+
+
+def cmd_events_merge(args: argparse.Namespace) -> int:
+    from rasd.inference.event_merge import merge_events_file
+
+    stats = merge_events_file(args.inputs, args.output)
+    print(json.dumps(stats, ensure_ascii=False))
+    return EXIT_OK
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
@@ -326,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--schema", default=None, help="gold schema (default: the model's own, or the packaged conflict "
                                                   "schema with --pred)")
     s.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    s.add_argument("--events", default=None, help="gold event records (default: events/X.jsonl beside DATA X.jsonl, "
+                                                  "if any)")
 
     s = command("export-onnx", cmd_export_onnx, "export a trained model to ONNX for the torch-free CPU extractor")
     s.add_argument("--model", required=True, type=_model, help="trained model folder or hub id")
@@ -337,13 +353,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model folder, hub id, or ONNX export (rasd export-onnx: runs without torch)")
     s.add_argument("--int8", action="store_true", help="with an ONNX export: its int8 encoder")
     s.add_argument("inputs", nargs="*", default=["-"], help=".txt, .jsonl or - for standard input")
-    s.add_argument("-o", "--output", default="-", help=".jsonl documents or .csv event records (-: JSONL to stdout)")
+    s.add_argument("-o", "--output", default="-", help=".jsonl documents, or .csv / .parquet event rows (ACLED's "
+                                                       "columns, then rasd's); - : JSONL to stdout")
     s.add_argument("--lines", action="store_true", help="a .txt input holds one document per line")
     s.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.add_argument("--print", action="store_true", help="also print the event records, one readable block each")
     s.add_argument("--keep-going", action="store_true",
                    help="exit 0 even when malformed inputs were skipped (they are still listed)")
+    s.add_argument("--merge", action="store_true", help="join records of different documents that report one "
+                                                        "event (a .csv or .parquet output)")
+
+    s = sub.add_parser("events", help="work on event records", description="work on event records", parents=[common],
+                       formatter_class=HelpFormatter)
+    events = s.add_subparsers(dest="events_command", required=True, metavar="EVENTS_COMMAND", help="what to do")
+    s = events.add_parser("merge", help="join records of different documents that report one event",
+                          description="join records of different documents that report one event", parents=[common],
+                          formatter_class=HelpFormatter)
+    s.add_argument("inputs", nargs="+", help="JSONL documents with events (rasd extract -o X.jsonl)")
+    s.add_argument("-o", "--output", required=True, help=".csv or .parquet event rows")
+    s.set_defaults(func=cmd_events_merge)
 
     s = command("push", cmd_push, "publish a model folder with its model card to the Hugging Face hub")
     s.add_argument("model_dir", help="the model folder (OUTPUT_DIR/model of a finished rasd train)")
