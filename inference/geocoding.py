@@ -456,6 +456,7 @@ class Gazetteer:
         self.names = self.index["names"]
         self.skeletons = self.index["skeletons"]
         self._country_by_english = {_latin(name): cc for cc, v in self.countries.items() for name in v[7]}
+        self._name_words: dict[str, frozenset[str]] | None = None  # built on first word_membership
 
     # ----------------------------------------------------------------- places by id
     def place(self, ref: str, precision: int | None = None, text: str = "", match: str = "name") -> Place:
@@ -503,6 +504,30 @@ class Gazetteer:
             return found
         refs = self.names.get(_key(name), [])
         return next((ref[2:] for ref in refs if ref.startswith("k:")), None)
+
+    # ----------------------------------------------------------------- words
+    def word_membership(self, word: str) -> tuple[str, str]:
+        """What the gazetteers say of one word, for the tagger's features: for places (towns and
+        divisions) and for countries, ``"name"`` when a reading of the word (clitics, article,
+        ة/ا endings) is a whole name, ``"word"`` when it is a word of a longer name, else ``"no"``."""
+        if self._name_words is None:
+            words: dict[str, set[str]] = {"place": set(), "country": set()}
+            for name, refs in self.names.items():
+                if " " in name:
+                    for ref in refs:
+                        words["country" if ref.startswith("k:") else "place"].update(name.split())
+            self._name_words = {kind: frozenset(w) for kind, w in words.items()}
+        variants = _name_variants(_key(word))
+        refs = [ref for variant in variants for ref in self.names.get(variant, ())]
+        out = []
+        for kind, is_kind in (("place", lambda r: not r.startswith("k:")), ("country", lambda r: r.startswith("k:"))):
+            if any(is_kind(r) for r in refs):
+                out.append("name")
+            elif any(v in self._name_words[kind] for v in variants):
+                out.append("word")
+            else:
+                out.append("no")
+        return out[0], out[1]
 
     # ----------------------------------------------------------------- mentions
     def candidates(self, text: str) -> list[tuple[_Reading, str, str]]:

@@ -3,7 +3,8 @@ the features a feature CRF lives on.
 
 A tagger that learns from a few thousand sentences meets most names for the first time at test
 time; it can still read them from their letters (affixes, the stem under the clitics, the
-shape) and from gazetteers. Both inputs are computed from the word alone, without any
+shape) and from the gazetteers the geocoder indexes (``rasd.inference.geocoding``: towns,
+divisions and countries with Arabic names, from packages). Both inputs are computed from the word alone, without any
 vocabulary: characters map to fixed ids by code point and features are hashed into
 ``buckets``, so a saved model needs no lists beside its weights and the same function serves
 training, the torch extractor and the torch-free ONNX extractor.
@@ -15,8 +16,7 @@ import zlib
 from functools import lru_cache
 from typing import Sequence
 
-from .gazetteers import country_names, gazetteer_form, name_words, place_names
-from .text import clitic_readings, stem_guess
+from .text import fold, stem_guess
 
 # The kinds of hashed features a model may switch on (``ModelOptions.word_features``).
 FEATURE_KINDS = ("word", "affixes", "stem", "shape", "gazetteer")
@@ -80,9 +80,7 @@ class WordFeaturizer:
         """One hashed id per slot of every enabled kind."""
         if not self.kinds:
             return ()
-        folded = gazetteer_form(form).lower()
-        folded = _DIGIT.sub("0", folded)
-        readings = clitic_readings(folded)
+        folded = _DIGIT.sub("0", fold(form).lower())
         stem = stem_guess(folded)
         values: list[str] = []
         for kind in self.kinds:
@@ -95,18 +93,15 @@ class WordFeaturizer:
             elif kind == "shape":
                 values.append(f"shape={word_shape(folded)}")
             elif kind == "gazetteer":
-                values.append(f"place={_membership(readings, place_names(), name_words('places'))}")
-                values.append(f"country={_membership(readings, country_names(), name_words('countries'))}")
+                place, country = _gazetteer().word_membership(form)
+                values += [f"place={place}", f"country={country}"]
         return tuple(1 + zlib.crc32(v.encode("utf-8")) % (self.buckets - 1) for v in values)
 
 
-def _membership(readings: list[str], names: frozenset[str], words: frozenset[str]) -> str:
-    """``name`` when a clitic reading is a whole name, ``word`` when it is a word of one, else ``no``."""
-    if any(r in names or ("ال" + r) in names for r in readings):
-        return "name"
-    if any(r in words for r in readings):
-        return "word"
-    return "no"
+def _gazetteer():
+    from .geocoding import default_gazetteer  # the geocoder's index: one home for place names
+
+    return default_gazetteer()
 
 
 __all__ = ["CHAR_VOCAB_SIZE", "FEATURE_KINDS", "WordFeaturizer", "char_id", "word_shape"]
