@@ -49,7 +49,7 @@ class ModelOptions:
     char_kernel_sizes: list = field([2, 3, 4], "char-CNN kernel widths, in characters")
     max_word_chars: int = field(24, "characters of a word the char-CNN reads (a longer word keeps both ends)")
     word_features: list = field([], "hashed word features: any of word, affixes, stem, shape, gazetteer ([]: none)")
-    feature_buckets: int = field(65536, "hash buckets of the word features")
+    feature_buckets: int = field(32768, "hash buckets of the word features")
     feature_embedding_size: int = field(50, "size of the summed word-feature embedding")
     lstm_hidden_size: int = field(0, "hidden size per direction of a BiLSTM over the words (0: no BiLSTM)")
     lstm_layers: int = field(1, "stacked BiLSTM layers")

@@ -29,7 +29,9 @@ from torch import nn
 
 from rasd.inference.text import NormalizationOptions
 
+from . import optim
 from .configuration import ConfigError, save_config
+from .optim import FUSED_ADAMW_DEVICES
 # the public names of the parts, importable from here as before the split
 from .pretrain_config import PretrainConfig, PretrainDataSection, PretrainModelSection, PretrainTrainSection
 from .pretrain_data import collate, packed_sequences, stream_texts
@@ -60,26 +62,9 @@ class PretrainState:
     data_states: list | None = None  # per process, the training stream's position (IterableDataset.state_dict())
 
 
-FUSED_ADAMW_DEVICES = ("cpu", "cuda")  # where torch >= 2.4 has a fused AdamW kernel
-
-
 def adamw(model: nn.Module, lr: float, weight_decay: float, fused: bool = True) -> torch.optim.AdamW:
-    """AdamW without weight decay on biases and LayerNorm weights.
-
-    ``fused``: one kernel per tensor rather than a dozen element-wise passes, which on a CPU shared
-    with other work costs a fraction of the for-loop's time (each pass waits for every thread); an
-    older torch without the kernel for the parameters' device gets the for-loop.
-    """
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if fused:
-        try:
-            return torch.optim.AdamW(groups, lr=lr, fused=True)
-        except (RuntimeError, ValueError):  # torch < 2.4 on a CPU
-            pass
-    return torch.optim.AdamW(groups, lr=lr)
+    """AdamW of every parameter of ``model`` (``rasd.training.optim``: no decay on biases and LayerNorm, fused)."""
+    return optim.adamw(optim.decay_groups(model.named_parameters(), weight_decay), lr, fused)
 
 
 class Pretrainer(AcceleratedRun):

@@ -13,7 +13,6 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-import torch
 
 from rasd.inference.documents import Document
 from rasd.inference.extractor import Extractor
@@ -25,6 +24,7 @@ from .configuration import save_config
 from .convert import read_corpus
 from .data import WordDropout, build_features, iterate_batches, length_grouped_order
 from .model_card import write_run_card
+from .optim import FUSED_ADAMW_DEVICES, adamw, decay_groups
 from .runs import AcceleratedRun
 
 logger = logging.getLogger(__name__)
@@ -113,14 +113,9 @@ class Trainer(AcceleratedRun):
         self.total_updates = total
 
         head_params = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
-        decay, no_decay = [], []
-        for n, p in self.model.encoder.named_parameters():
-            (no_decay if n.endswith("bias") or "LayerNorm" in n or "layer_norm" in n else decay).append(p)
-        optimizer = torch.optim.AdamW([
-            {"params": decay, "lr": t.lr, "weight_decay": t.weight_decay},
-            {"params": no_decay, "lr": t.lr, "weight_decay": 0.0},
-            {"params": head_params, "lr": t.head_lr, "weight_decay": 0.0},
-        ])
+        groups = decay_groups(self.model.encoder.named_parameters(), t.weight_decay, lr=t.lr)
+        groups.append({"params": head_params, "lr": t.head_lr, "weight_decay": 0.0})
+        optimizer = adamw(groups, t.lr, fused=self.accelerator.device.type in FUSED_ADAMW_DEVICES)
         from transformers import get_linear_schedule_with_warmup
 
         scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total), total)
