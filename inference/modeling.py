@@ -58,7 +58,6 @@ class CharCNN(nn.Module):
     def __init__(self, embedding_size: int, filters: int, kernel_sizes: list[int]) -> None:
         super().__init__()
         self.embedding = nn.Embedding(CHAR_VOCAB_SIZE, embedding_size, padding_idx=0)
-        self.embedding._rasd_own_init = True
         self.convs = nn.ModuleList(nn.Conv1d(embedding_size, filters, k, padding=k // 2) for k in kernel_sizes)
         self.output_size = filters * len(kernel_sizes)
 
@@ -218,12 +217,9 @@ class RasdPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
 
     def _init_weights(self, module: nn.Module) -> None:
-        # The encoder initialises (or loads) itself. The word-level parts keep PyTorch's own
-        # initialisation: their character and feature embeddings start at unit scale, like the
-        # encoder's LayerNorm-ed states they are joined to (at BERT's 0.02 they would take
-        # hundreds of updates to be heard). Linear layers and embeddings of the heads start here.
-        if getattr(module, "_rasd_own_init", False):
-            return
+        # The encoder initialises (or loads) itself; the LSTM, convolutions and CRF keep their
+        # own initialisation; linear layers and embeddings (the char-CNN's and the word features'
+        # too: at unit scale they drown the encoder's states early on, measured worse) start here.
         std = 0.02
         if isinstance(module, nn.Linear):
             module.weight.data.normal_(mean=0.0, std=std)
@@ -253,7 +249,6 @@ class RasdModel(RasdPreTrainedModel):
         self.features = None
         if config.word_features:
             self.features = nn.Embedding(config.feature_buckets, config.feature_embedding_size, padding_idx=0)
-            self.features._rasd_own_init = True
             size += config.feature_embedding_size
         self.word_dropout = nn.Dropout(config.word_dropout_rate)
         self.lstm = None

@@ -73,11 +73,13 @@ def build_default_encoder(texts: Iterable[str], out_dir: str | os.PathLike, spec
         num_attention_heads=spec.num_attention_heads, intermediate_size=spec.intermediate_size,
         max_position_embeddings=spec.max_position_embeddings, pad_token_id=tokenizer.pad_token_id)
     model = BertModel(config, add_pooling_layer=False)
-    if spec.vector_epochs:
-        vectors = train_subword_vectors(texts, spec.hidden_size, spec.vector_epochs, seed=seed)
-        with torch.no_grad():
+    with torch.no_grad():
+        if spec.vector_epochs:
+            vectors = train_subword_vectors(texts, spec.hidden_size, spec.vector_epochs, seed=seed)
             model.embeddings.word_embeddings.weight.copy_(torch.from_numpy(subtoken_vectors(tokenizer, vectors)))
-            # the vectors carry the meaning; positions start at nothing rather than at noise
+        if spec.vector_epochs or not spec.num_hidden_layers:
+            # without layers (a BiLSTM reads the order) or with vectors that carry the meaning,
+            # positions start at nothing rather than at noise added to every word
             model.embeddings.position_embeddings.weight.zero_()
             model.embeddings.token_type_embeddings.weight.zero_()
     os.makedirs(out_dir, exist_ok=True)
