@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from .decoding import TagTransitions
 from .pipeline import ExtractorBase
-from .documents import Document
 from .modeling import RasdModel
 from .schema import Schema
 
@@ -48,21 +47,15 @@ class Extractor(ExtractorBase):
         tokenizer = AutoTokenizer.from_pretrained(path_or_hub_id)
         return cls(model, tokenizer, device)
 
-    # ------------------------------------------------------------------ public API
-    @torch.inference_mode()
-    def predict_documents(self, docs: Sequence[Document], batch_size: int = 16,
-                          show_progress_bar: bool = False, relations: bool = True) -> list[Document]:
-        """Spans and relations for each document (its gold annotations, if any, are ignored);
-        ``relations=False`` predicts spans only and skips the relation head."""
-        return super().predict_documents(docs, batch_size=batch_size, show_progress_bar=show_progress_bar,
-                                         relations=relations)
-
     # ------------------------------------------------------------------ backend
+    # (no gradients, no autograd bookkeeping: every public call of ExtractorBase lands here)
+    @torch.inference_mode()
     def _forward_tags(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, torch.Tensor]:
         tensors = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
         words = self.model.word_states(**tensors)
         return self.model.tag_scores(words).cpu().numpy(), words
 
+    @torch.inference_mode()
     def _forward_relations(self, states: list[Any], inputs: dict[str, np.ndarray]) -> np.ndarray:
         words = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
         tensors = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}

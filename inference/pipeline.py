@@ -223,26 +223,51 @@ class ExtractorBase:
         return [decode_spans(scores.log_probs[di], enc.words, self.tags, paths[di], self.learned)
                 for di, enc in enumerate(encoded)]
 
+    def predict_relations(self, docs: Sequence[Document], batch_size: int = 16) -> list[Document]:
+        """Relations between each document's own spans (gold ones, say), the tagger's output
+        unused: the relation head alone, for an oracle figure that leaves span errors out. Spans
+        that do not fall on word boundaries are dropped."""
+        results: list[Document] = []
+        for block in self._blocks(docs):
+            encoded = [enc for _, enc in block]
+            scores = self.score_words(encoded, batch_size, keep_hidden=self.schema.has_relations)
+            spans = [_given_spans(doc, enc, self.label_index) for doc, enc in block]
+            relations = self._relations(encoded, spans, scores, batch_size) if self.schema.has_relations else None
+            results += [to_document(doc, spans[di], relations[di] if relations else [])
+                        for di, (doc, _) in enumerate(block)]
+        return results
+
     def _predict_block(self, block: list[tuple[Document, EncodedDocument]], batch_size: int,
                        with_relations: bool = True) -> list[Document]:
         encoded = [enc for _, enc in block]
         keep_hidden = with_relations and self.schema.has_relations
         scores = self.score_words(encoded, batch_size, keep_hidden)
         spans = self.decode_spans(encoded, scores)
-        # per document, per window: the relations found there (a document's windows are joined in order)
-        relations: list[dict[int, list[tuple[int, int, str, float]]]] = [{} for _ in encoded]
-        if keep_hidden:
-            jobs = [job for di, enc in enumerate(encoded)
-                    for job in relation_jobs(di, enc, spans[di], self.schema, self.label_index,
-                                             self.relation_max_sentences, self.relation_max_subtokens)]
-            for chunk in _relation_chunks(jobs, max(batch_size, 1), self.relation_pair_budget):
-                states = [scores.hidden[(j.doc, j.window)] for j in chunk]
-                probs = self._forward_relations(states, pad_relation_jobs(chunk))
-                for k, job in enumerate(chunk):
-                    relations[job.doc][job.window] = decode_relations(probs[k, :len(job.pairs)], job.pairs,
-                                                                      self.classes)
-        return [to_document(doc, spans[di], [r for wi in sorted(relations[di]) for r in relations[di][wi]])
-                for di, (doc, _) in enumerate(block)]
+        relations = self._relations(encoded, spans, scores, batch_size) if keep_hidden else None
+        return [to_document(doc, spans[di], relations[di] if relations else []) for di, (doc, _) in enumerate(block)]
+
+    def _relations(self, encoded: Sequence[EncodedDocument], spans: Sequence[Sequence[DecodedSpan]],
+                   scores: "WordScores", batch_size: int) -> list[list[tuple[int, int, str, float]]]:
+        """Per document, the relations the head finds between its spans (a document's windows in order)."""
+        found: list[dict[int, list[tuple[int, int, str, float]]]] = [{} for _ in encoded]
+        jobs = [job for di, enc in enumerate(encoded)
+                for job in relation_jobs(di, enc, spans[di], self.schema, self.label_index,
+                                         self.relation_max_sentences, self.relation_max_subtokens)]
+        for chunk in _relation_chunks(jobs, max(batch_size, 1), self.relation_pair_budget):
+            states = [scores.hidden[(j.doc, j.window)] for j in chunk]
+            probs = self._forward_relations(states, pad_relation_jobs(chunk))
+            for k, job in enumerate(chunk):
+                found[job.doc][job.window] = decode_relations(probs[k, :len(job.pairs)], job.pairs, self.classes)
+        return [[r for wi in sorted(per_window) for r in per_window[wi]] for per_window in found]
+
+
+def _given_spans(doc: Document, enc: EncodedDocument, labels: dict[str, int]) -> list[DecodedSpan]:
+    """``doc``'s own spans with a known label that fall on its word boundaries, as decoded spans, in text order."""
+    first = {s: i for i, (s, _) in enumerate(enc.words)}
+    last = {e: i for i, (_, e) in enumerate(enc.words)}
+    return [DecodedSpan(s.start, s.end, s.label, first[s.start], last[s.end], 1.0)
+            for s in sorted(doc.spans, key=lambda s: (s.start, s.end))
+            if s.start in first and s.end in last and s.label in labels]
 
 
 @dataclass

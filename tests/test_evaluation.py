@@ -59,3 +59,18 @@ def test_conll_gold_scores_the_same_as_its_jsonl_conversion(tmp_path, tiny_encod
     assert a == b
     # and the predictions of a random model are not trivially perfect or empty of gold
     assert a["spans"]["per_label"]["PERS"]["support"] == 1
+
+
+def test_relations_on_gold_spans_keep_every_gold_span_and_score_only_relations(tiny_model, tiny_tokenizer, tiny_docs,
+                                                                              schema):
+    from rasd.inference.extractor import Extractor
+    from rasd.training.metrics import relations_on_gold_spans
+
+    predicted = Extractor(tiny_model, tiny_tokenizer).predict_relations(tiny_docs)
+    for gold, pred in zip(tiny_docs, predicted):
+        assert sorted(s.key for s in pred.spans) == sorted(s.key for s in gold.spans)
+        assert all(schema.relation_allowed(r.label, r.head.label, r.tail.label) for r in pred.relations)
+    oracle = relations_on_gold_spans(tiny_docs, predicted, schema)
+    assert set(oracle) == {"arguments", "links", "relations"}
+    # gold relations scored against themselves: the oracle of a perfect relation head is 1
+    assert relations_on_gold_spans(tiny_docs, tiny_docs, schema)["relations"]["micro"]["f1"] == 1.0

@@ -158,6 +158,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics, paths = evaluate(args.data, args.out, model=args.model, pred=args.pred, schema=args.schema,
                               batch_size=args.batch_size, events=args.events)
     print(_score_line("eval", metrics))
+    if "relations_on_gold_spans" in metrics:
+        oracle = metrics["relations_on_gold_spans"]
+        print(f"on gold spans: argument cls F1 {oracle['arguments']['classification']['f1']:.3f}  "
+              f"link F1 {oracle['links']['micro']['f1']:.3f}  relation F1 {oracle['relations']['micro']['f1']:.3f}")
     if "events" in metrics:
         e, g = metrics["events"], metrics["geocoding"]
         print(f"events: F1 {e['f1']:.3f} (P {e['p']:.3f} R {e['r']:.3f})  fields: "

@@ -9,7 +9,7 @@ from rasd.inference.schema import Schema
 
 from .convert import read_corpus
 from .event_metrics import default_gold_events_path
-from .metrics import score_documents
+from .metrics import relations_on_gold_spans, score_documents
 from .report import write_report
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def evaluate(data: str, out_dir: str, *, model: str | None = None, pred: str | N
         schema = extractor.schema
         gold = read_corpus(data, schema)
         predictions = extractor.predict_documents(gold, batch_size=batch_size)
+        oracle = relations_on_gold_spans(gold, extractor.predict_relations(gold, batch_size=batch_size), schema)
     else:
         schema = schema or Schema.from_yaml(os.path.join("configs", "schema", "conflict.yaml"))
         gold = read_corpus(data, schema)
@@ -44,6 +45,8 @@ def evaluate(data: str, out_dir: str, *, model: str | None = None, pred: str | N
             for s in doc.spans:
                 s.label = schema.canonical(s.label)
     metrics = score_documents(gold, predictions, schema)
+    if model is not None and schema.has_relations:
+        metrics["relations_on_gold_spans"] = oracle
     events = events or default_gold_events_path(data)
     if events:
         from .event_metrics import read_gold_events, score_event_records

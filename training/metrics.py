@@ -194,6 +194,13 @@ def score_documents(gold: Sequence[Document], pred: Sequence[Document], schema: 
 
 
 # ---------------------------------------------------------------------------- diagnostics
+def relations_on_gold_spans(gold: Sequence[Document], pred: Sequence[Document], schema: Schema) -> dict[str, Any]:
+    """The relation scores of predictions made on the gold spans (``ExtractorBase.predict_relations``):
+    what the relation head gets right when no span is wrong, beside the end-to-end figures."""
+    scores = score_documents(gold, pred, schema)
+    return {"arguments": scores["arguments"], "links": scores["links"], "relations": scores["relations"]}
+
+
 def confusion_matrix(
     gold: Sequence[Document], pred: Sequence[Document], labels: Sequence[str]
 ) -> tuple[list[str], list[list[int]]]:

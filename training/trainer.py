@@ -231,16 +231,22 @@ class Trainer(AcceleratedRun):
             model.save_pretrained(path)
             self.tokenizer.save_pretrained(path)
 
-    def evaluate(self, docs: list[Document], model: RasdModel | None = None) -> dict:
-        from .metrics import score_documents
+    def evaluate(self, docs: list[Document], model: RasdModel | None = None, oracle: bool = False) -> dict:
+        """End-to-end scores of ``docs``; with ``oracle``, also the relations predicted on their gold
+        spans (``relations_on_gold_spans``), which separates span errors from relation errors."""
+        from .metrics import relations_on_gold_spans, score_documents
 
         model = model or self.accelerator.unwrap_model(self.model)
         was_training = model.training
         extractor = Extractor(model, self.tokenizer, device=self.accelerator.device)
-        preds = extractor.predict_documents(docs, batch_size=self.config.train.eval_batch_size)
+        batch_size = self.config.train.eval_batch_size
+        scores = score_documents(docs, extractor.predict_documents(docs, batch_size=batch_size), self.schema)
+        if oracle and self.schema.has_relations:
+            scores["relations_on_gold_spans"] = relations_on_gold_spans(
+                docs, extractor.predict_relations(docs, batch_size=batch_size), self.schema)
         if was_training:
             model.train()
-        return score_documents(docs, preds, self.schema)
+        return scores
 
     def _finish(self, state: TrainerState) -> dict:
         acc = self.accelerator
@@ -251,9 +257,9 @@ class Trainer(AcceleratedRun):
         acc.wait_for_everyone()
         if acc.is_main_process:
             best = RasdModel.from_pretrained(path).to(acc.device)
-            result["dev"] = self.evaluate(self.dev_docs, best)
+            result["dev"] = self.evaluate(self.dev_docs, best, oracle=True)
             if self.test_docs:
-                result["test"] = self.evaluate(self.test_docs, best)
+                result["test"] = self.evaluate(self.test_docs, best, oracle=True)
             result["feature_stats"] = getattr(self, "feature_stats", {})
             with open(os.path.join(self.out, "scores.json"), "w", encoding="utf-8") as f:
                 json.dump(result, f, indent=2)
