@@ -48,7 +48,10 @@ class ModelOptions:
     char_filters: int = field(50, "char-CNN filters per kernel width")
     char_kernel_sizes: list = field([2, 3, 4], "char-CNN kernel widths, in characters")
     max_word_chars: int = field(24, "characters of a word the char-CNN reads (a longer word keeps both ends)")
-    word_features: list = field([], "hashed word features: any of word, affixes, stem, shape, gazetteer ([]: none)")
+    word_features: list = field([], "hashed word features: any of word, affixes, stem, shape, gazetteer, lexicon "
+                                     "([]: none)")
+    lexicon: dict = field({}, "label -> words read by the lexicon word feature, saved with the model (a run config "
+                              "may name a YAML file instead: model.lexicon_file)")
     feature_buckets: int = field(32768, "hash buckets of the word features")
     feature_embedding_size: int = field(50, "size of the summed word-feature embedding")
     lstm_hidden_size: int = field(0, "hidden size per direction of a BiLSTM over the words (0: no BiLSTM)")
@@ -146,7 +149,7 @@ class ModelDefinition:
         from .word_features import WordFeaturizer
 
         o = self.options
-        return WordFeaturizer(o.word_features, o.feature_buckets, o.max_word_chars)
+        return WordFeaturizer(o.word_features, o.feature_buckets, o.max_word_chars, o.lexicon)
 
     @cached_property
     def normalization(self) -> NormalizationOptions:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 import zlib
 from functools import lru_cache
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from .text import fold, stem_guess
+from .text import clitic_readings, fold, stem_guess
 
 # The kinds of hashed features a model may switch on (``ModelOptions.word_features``).
-FEATURE_KINDS = ("word", "affixes", "stem", "shape", "gazetteer")
-_SLOTS = {"word": 1, "affixes": 6, "stem": 3, "shape": 1, "gazetteer": 2}
+FEATURE_KINDS = ("word", "affixes", "stem", "shape", "gazetteer", "lexicon")
+_SLOTS = {"word": 1, "affixes": 6, "stem": 3, "shape": 1, "gazetteer": 2, "lexicon": 1}
 
 # Character ids: 0 pads, Arabic letters and marks by code point, printable ASCII by code point,
 # anything else hashed into a small range.
@@ -56,7 +56,8 @@ def word_shape(form: str) -> str:
 class WordFeaturizer:
     """Character ids and hashed feature ids of a word's normalised form (cached per form)."""
 
-    def __init__(self, kinds: Sequence[str] = (), buckets: int = 1 << 16, max_chars: int = 24) -> None:
+    def __init__(self, kinds: Sequence[str] = (), buckets: int = 1 << 16, max_chars: int = 24,
+                 lexicon: Mapping[str, Sequence[str]] | None = None) -> None:
         unknown = set(kinds) - set(FEATURE_KINDS)
         if unknown:
             raise ValueError(f"unknown word features {sorted(unknown)}; known: {list(FEATURE_KINDS)}")
@@ -66,6 +67,9 @@ class WordFeaturizer:
         self.buckets = buckets
         self.max_chars = max_chars
         self.slots = sum(_SLOTS[k] for k in self.kinds)
+        if "lexicon" in self.kinds and not lexicon:
+            raise ValueError("the lexicon word feature needs a lexicon (model.lexicon or model.lexicon_file)")
+        self.lexicon = Lexicon(lexicon or {})
         self.chars = lru_cache(maxsize=1 << 16)(self._chars)
         self.features = lru_cache(maxsize=1 << 16)(self._features)
 
@@ -95,7 +99,60 @@ class WordFeaturizer:
             elif kind == "gazetteer":
                 place, country = _gazetteer().word_membership(form)
                 values += [f"place={place}", f"country={country}"]
+            elif kind == "lexicon":
+                values.append(f"lexicon={self.lexicon.label(folded) or 'no'}")
         return tuple(1 + zlib.crc32(v.encode("utf-8")) % (self.buckets - 1) for v in values)
+
+
+class Lexicon:
+    """Label -> words (``configs/lexicons/*.yaml``), matched on a word's stem: its clitic readings
+    (``text.clitic_readings``), each also without a present-tense ي ت ن ا or a future س prefix,
+    must start with an entry of three letters or more, or equal a shorter one. The longest
+    entry wins; on a tie, the label listed first."""
+
+    def __init__(self, words: Mapping[str, Sequence[str]]) -> None:
+        self.entries: dict[str, str] = {}
+        for label, entries in words.items():
+            for entry in entries:
+                self.entries.setdefault(fold(str(entry)).split()[0], label)
+        self.lengths = sorted({len(e) for e in self.entries}, reverse=True)
+        self.order = {entry: k for k, entry in enumerate(self.entries)}
+
+    def label(self, folded: str) -> str | None:
+        """The label of the entry the folded word matches, or None."""
+        if not self.entries:
+            return None
+        stems = []
+        for reading in clitic_readings(folded):
+            future = [reading, reading[1:]] if len(reading) > 4 and reading[0] == "س" else [reading]
+            for form in future:
+                stems.append(form)
+                if len(form) > 3 and form[0] in "يتنا":
+                    stems.append(form[1:])
+        best: tuple[int, int, str] | None = None  # (length, -order, label)
+        for stem in stems:
+            for n in self.lengths:
+                if n > len(stem) or (n < 3 and n != len(stem)):
+                    continue
+                label = self.entries.get(stem[:n])
+                if label is not None:
+                    candidate = (n, -self.order[stem[:n]], label)
+                    best = max(best, candidate) if best else candidate
+                    break
+        return best[2] if best else None
+
+
+def read_lexicon(path: str) -> dict[str, list[str]]:
+    """A lexicon YAML (label -> list of words), checked."""
+    import yaml
+
+    from .resources import resolve_path
+
+    with open(resolve_path(path), encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
+        raise ValueError(f"{path}: a lexicon is a mapping of label -> list of words")
+    return {str(label): [str(w) for w in words] for label, words in raw.items()}
 
 
 def _gazetteer():
@@ -104,4 +161,4 @@ def _gazetteer():
     return default_gazetteer()
 
 
-__all__ = ["CHAR_VOCAB_SIZE", "FEATURE_KINDS", "WordFeaturizer", "char_id", "word_shape"]
+__all__ = ["CHAR_VOCAB_SIZE", "FEATURE_KINDS", "Lexicon", "WordFeaturizer", "char_id", "read_lexicon", "word_shape"]

@@ -180,7 +180,7 @@ def build_mirror(root: Path, tiny_encoder_dir: str, schema) -> Path:
     repo, shared = root / "rasd", root / "shared"
     shutil.copytree(ROOT / "configs", repo / "configs", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     for path in (repo / "configs").rglob("*.yaml"):
-        if "schema" not in path.parts and "actors" not in path.parts:  # run configs only
+        if not {"schema", "actors", "lexicons"} & set(path.parts):  # run configs only
             _write_yaml_overrides(path, TINY_PRETRAIN if "pretrain" in path.parts else TINY_TRAIN)
     (repo / "data" / "sample").mkdir(parents=True)
     shutil.copy(ROOT / "data" / "README.md", repo / "data" / "README.md")  # the data card, with its licence

@@ -200,3 +200,27 @@ def test_a_model_saved_by_rasd_0_1_fails_with_the_fix(tmp_path, tiny_model):
     tiny_model.save_pretrained(tmp_path / "old")
     with pytest.raises(ModelVersionError, match=r"saved by rasd 0\.1\.0.*rasd train --config"):
         RasdModel.from_pretrained(tmp_path / "old")
+
+
+def test_the_trigger_lexicon_matches_stems_under_clitics_and_tense_prefixes():
+    from rasd.inference.text import fold
+    from rasd.inference.word_features import Lexicon, read_lexicon
+
+    lexicon = Lexicon(read_lexicon("configs/lexicons/conflict-ar-triggers.yaml"))
+    for word, label in (("قصفت", "BOMBARD"), ("وبالقصف", "BOMBARD"), ("سيقصف", "BOMBARD"), ("قتلى", "CASUALTY"),
+                        ("فرّ", "FLEE"), ("المتظاهرين", "PROTEST"), ("وأعلنت", "STATEMENT")):
+        assert lexicon.label(fold(word)) == label, word
+    assert lexicon.label(fold("فرنسا")) is None  # a two-letter entry matches only the whole stem
+    assert lexicon.label(fold("الطائرات")) is None
+    featurizer = WordFeaturizer(["lexicon"], lexicon={"ATTACK": ["هجوم"], "STATEMENT": ["قال"]})
+    assert featurizer.features("الهجوم") != featurizer.features("قالت") != featurizer.features("مدينة")
+    with pytest.raises(ValueError, match="needs a lexicon"):
+        WordFeaturizer(["lexicon"])
+
+
+def test_a_run_config_loads_its_lexicon_file_into_the_saved_options():
+    from rasd.training.config import TrainConfig
+    from rasd.training.configuration import load_config
+
+    config = load_config(TrainConfig, None, ["model.lexicon_file=configs/lexicons/conflict-ar-triggers.yaml"])
+    assert "قصف" in config.model.options().lexicon["BOMBARD"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rasd.inference.definition import ModelOptions
+from rasd.inference.word_features import read_lexicon
 
 from .configuration import field
 
@@ -16,8 +17,14 @@ class ModelSection(ModelOptions):
     encoder: str = field("models/default-encoder", "hub id or local directory of the BERT-like encoder to fine-tune")
     schema: str = field("configs/schema/conflict.yaml", "label schema YAML (entity/trigger labels, relations, type rules)")
 
+    lexicon_file: str = field("", "YAML of label -> words loaded into model.lexicon (e.g. "
+                                  "configs/lexicons/conflict-ar-triggers.yaml; empty: model.lexicon as given)")
+
     def options(self) -> ModelOptions:
-        return ModelOptions.from_mapping(vars(self))
+        options = ModelOptions.from_mapping(vars(self))
+        if self.lexicon_file:
+            options.lexicon = read_lexicon(self.lexicon_file)
+        return options
 
 
 @dataclass
