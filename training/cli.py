@@ -123,14 +123,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from rasd.inference.io import run_extraction
+    from rasd.inference.io import load_extractor, run_extraction
 
     if args.quiet:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
-                           show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8)
+    extractor = load_extractor(args.model, quantized=args.int8, device=args.device, threads=args.threads)
+    stats = run_extraction(extractor, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
+                           show_progress_bar=not args.quiet, print_records=args.print)
     # stdout may be the JSONL output itself, so the summary goes to stderr
     print(json.dumps(stats, ensure_ascii=False), file=sys.stderr)
     return 1 if stats.get("documents", 0) == 0 and stats.get("errors") else 0
@@ -152,6 +153,39 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     result = pretrain(config, resume=args.resume)
     print(json.dumps(result, ensure_ascii=False))
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+    from dataclasses import fields
+
+    from rasd.serving.app import serve
+    from rasd.serving.config import API_KEY_ENV, ServeConfig
+
+    options = {f.name: getattr(args, f.name) for f in fields(ServeConfig) if f.name != "api_key"}
+    config = ServeConfig(**options, api_key=os.environ.get(API_KEY_ENV, ""))
+    serve(args.model, host=args.host, port=args.port, config=config, quantized=args.int8, device=args.device,
+          threads=args.threads)
+    return 0
+
+
+def _add_serve_options(s: argparse.ArgumentParser) -> None:
+    """One flag per ``ServeConfig`` field (its help and default), so the two never drift apart."""
+    from dataclasses import MISSING, fields
+
+    from rasd.serving.config import ServeConfig
+
+    for f in fields(ServeConfig):
+        if f.name != "api_key":  # secrets come from the environment, never from arguments (ps shows those)
+            s.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                           help=f.metadata["help"] + (f" (default {f.default})" if f.default is not MISSING else ""))
+
+
+def _add_device_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="where the model runs (default: cpu; cuda needs a GPU build of torch or onnxruntime-gpu)")
+    s.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per model call (default: the library's own choice)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,7 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.add_argument("--print", action="store_true", help="also print the event records, one readable block each")
+    _add_device_options(s)
     s.set_defaults(func=cmd_extract)
+
+    s = sub.add_parser("serve", help="run the REST service (pip install 'rasd[serve]'); API key from $RASD_API_KEY")
+    s.add_argument("--model", required=True, help="model directory, hub id, or ONNX export")
+    s.add_argument("--int8", action="store_true", help="with an ONNX export: its int8 encoder")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    s.add_argument("--port", type=int, default=8000)
+    _add_device_options(s)
+    _add_serve_options(s)
+    s.set_defaults(func=cmd_serve)
     return p
 
 
