@@ -169,6 +169,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rasd.serving.ray_batch import run_batch
+
+    formats = [f for f in args.format.split(",") if f]
+    summary = run_batch(args.model, args.inputs, args.output, formats=formats,
+                        events=None if args.events == "none" else args.events, workers=args.workers,
+                        threads_per_worker=args.threads_per_worker, gpus_per_worker=args.gpus_per_worker,
+                        batch_size=args.batch_size, quantized=False if args.fp32 else None, device=args.device,
+                        overwrite=args.overwrite, address=args.address, num_cpus=args.num_cpus,
+                        report=lambda line: print(line, file=sys.stderr))
+    for problem in summary["problems"]:
+        print(problem, file=sys.stderr)
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, ensure_ascii=False))
+    return 1 if summary["failed"] else 0
+
+
 def _add_serve_options(s: argparse.ArgumentParser) -> None:
     """One flag per ``ServeConfig`` field (its help and default), so the two never drift apart."""
     from dataclasses import MISSING, fields
@@ -267,6 +283,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device_options(s)
     _add_serve_options(s)
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("batch", help="extract a directory (or URL) of JSONL/Parquet shards on Ray "
+                                     "(pip install 'rasd[ray]'); joins $RAY_ADDRESS's cluster if set")
+    s.add_argument("--model", required=True, help="model directory or ONNX export (on a cluster: shared or a URL)")
+    s.add_argument("inputs", help="directory, file or fsspec URL of .jsonl[.gz] / .parquet shards")
+    s.add_argument("output", help="directory or fsspec URL; one set of outputs per input shard")
+    s.add_argument("--format", default="jsonl", help="documents as jsonl, parquet or jsonl,parquet (default jsonl)")
+    s.add_argument("--events", default="csv", help="event rows per shard as NAME.events.csv ('none': no rows)")
+    s.add_argument("--workers", type=int, default=2, help="extractor actors (default 2)")
+    s.add_argument("--threads-per-worker", type=int, default=1, help="CPUs of each actor (default 1)")
+    s.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs of each actor (default 0; with "
+                                                                       "--device cuda)")
+    s.add_argument("--device", choices=["cpu", "cuda"], default=None, help="where each actor runs the model")
+    s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--fp32", action="store_true", help="with an ONNX export: its fp32 encoder, not the int8 one")
+    s.add_argument("--overwrite", action="store_true", help="redo shards whose outputs exist")
+    s.add_argument("--address", default=None, help="Ray cluster to join (default $RAY_ADDRESS, else a local Ray)")
+    s.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray (default: all)")
+    s.set_defaults(func=cmd_batch)
     return p
 
 
