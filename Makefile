@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU wheel of torch; an unpinned torch would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev,onnx]"
+	# the serve and ray extras too, so their tests run instead of skipping
+	$(PY) -m pip install -q -e ".[dev,onnx,serve,ray]"
 	touch $@
 
 setup: $(VENV)/.installed
