@@ -22,7 +22,7 @@ class ServeConfig:
         "help": "windows per model call (0: 8 on torch, 1 on ONNX, their best in benchmarks/RESULTS.md)"})
     max_batch_documents: int = field(default=32, metadata={
         "help": "documents of concurrent requests predicted together in one batch"})
-    max_wait_ms: float = field(default=5.0, metadata={
+    max_wait_ms: float = field(default=2.0, metadata={
         "help": "how long a request waits for others to join its batch"})
     max_queue: int = field(default=256, metadata={"help": "requests waiting for the model; more are refused with 503"})
     graceful_timeout_s: float = field(default=60.0, metadata={
