@@ -330,7 +330,8 @@ def run_batch(model: str | os.PathLike, inputs: str | os.PathLike, output: str |
     summary: dict[str, Any] = {"shards": len(shards), "skipped": len(shards) - len(pending), "written": 0,
                                "failed": [], "documents": 0, "spans": 0, "relations": 0, "events": 0,
                                "problems": [], "output": output, "quantized": quantized, "workers": 0,
-                               "ray_init_seconds": 0.0, "seconds": 0.0, "rows": []}
+                               "ray_init_seconds": 0.0, "max_load_seconds": 0.0, "busiest_worker_seconds": 0.0,
+                               "seconds": 0.0, "rows": []}
     if not pending:
         summary["seconds"] = time.perf_counter() - started
         return summary
@@ -363,6 +364,12 @@ def run_batch(model: str | os.PathLike, inputs: str | os.PathLike, output: str |
             report(f"{row['name']}: " + (f"FAILED {row['failed']}" if row["failed"] else
                                          f"{row['documents']} documents, {row['events']} events in "
                                          f"{row['seconds']:.1f} s (worker {row['worker']})"))
+    busy: dict[int, float] = {}
+    for row in summary["rows"]:
+        busy[row["worker"]] = busy.get(row["worker"], 0.0) + row["seconds"]
+    # the time Ray adds beside the extraction: start-up, actors loading the model, scheduling
+    summary["busiest_worker_seconds"] = max(busy.values(), default=0.0)
+    summary["max_load_seconds"] = max((row["load_seconds"] for row in summary["rows"]), default=0.0)
     summary["seconds"] = time.perf_counter() - started
     return summary
 
