@@ -8,6 +8,17 @@ import pytest
 from rasd.serving.batching import BatcherClosedError, MicroBatcher, QueueFullError
 
 
+def held(max_documents: int, max_wait_s: float = 0.05, **kwargs):
+    """A batcher whose worker is held inside ``predict`` on a first request ``[0]``, so the
+    requests submitted next queue up together; ``predict.gate.set()`` lets it go."""
+    predict = Recorder()
+    predict.gate.clear()
+    batcher = MicroBatcher(predict, max_documents=max_documents, max_wait_s=max_wait_s, **kwargs)
+    first = batcher.submit([0])
+    assert predict.started.wait(5)
+    return predict, batcher, first
+
+
 class Recorder:
     """``predict`` that doubles numbers, records each batch, can block until released, and fails on -1."""
 
@@ -27,26 +38,18 @@ class Recorder:
 
 
 def test_requests_waiting_together_share_one_batch_and_get_their_own_results():
-    predict = Recorder()
-    predict.gate.clear()  # hold the worker on a first request so the next ones queue up together
-    batcher = MicroBatcher(predict, max_documents=10, max_wait_s=0.05)
-    first = batcher.submit([100])
-    assert predict.started.wait(5)
-    futures = [batcher.submit([i, i + 1]) for i in range(0, 8, 2)]
+    predict, batcher, first = held(max_documents=10)
+    futures = [batcher.submit([i, i + 1]) for i in range(1, 9, 2)]
     predict.gate.set()
-    assert first.result(5) == [200]
-    assert [f.result(5) for f in futures] == [[0, 2], [4, 6], [8, 10], [12, 14]]
-    assert predict.batches == [[100], [0, 1, 2, 3, 4, 5, 6, 7]]
+    assert first.result(5) == [0]
+    assert [f.result(5) for f in futures] == [[2, 4], [6, 8], [10, 12], [14, 16]]
+    assert predict.batches == [[0], [1, 2, 3, 4, 5, 6, 7, 8]]
     assert batcher.stats.batches == 2 and batcher.stats.requests == 5 and batcher.stats.documents == 9
     batcher.close(5)
 
 
 def test_a_batch_never_grows_past_max_documents():
-    predict = Recorder()
-    predict.gate.clear()
-    batcher = MicroBatcher(predict, max_documents=3, max_wait_s=0.05)
-    first = batcher.submit([0])
-    assert predict.started.wait(5)
+    predict, batcher, first = held(max_documents=3)
     futures = [batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4, 5]), batcher.submit([6, 7, 8, 9])]
     predict.gate.set()
     assert [f.result(5) for f in [first, *futures]] == [[0], [2, 4], [6], [8, 10], [12, 14, 16, 18]]
@@ -56,26 +59,18 @@ def test_a_batch_never_grows_past_max_documents():
 
 
 def test_a_request_cancelled_while_waiting_is_never_predicted():
-    predict = Recorder()
-    predict.gate.clear()
-    batcher = MicroBatcher(predict, max_documents=1, max_wait_s=0.0)
-    running = batcher.submit([1])
-    assert predict.started.wait(5)
+    predict, batcher, running = held(max_documents=1, max_wait_s=0.0)
     waiting = batcher.submit([2])
     assert waiting.cancel()
     assert not running.cancel()  # already running: it finishes
     predict.gate.set()
-    assert running.result(5) == [2]
+    assert running.result(5) == [0]
     batcher.close(5)
-    assert predict.batches == [[1]] and batcher.stats.cancelled == 1
+    assert predict.batches == [[0]] and batcher.stats.cancelled == 1
 
 
 def test_a_failing_request_fails_alone():
-    predict = Recorder()
-    predict.gate.clear()
-    batcher = MicroBatcher(predict, max_documents=10, max_wait_s=0.05)
-    first = batcher.submit([0])
-    assert predict.started.wait(5)
+    predict, batcher, first = held(max_documents=10)
     good, bad, other = batcher.submit([1]), batcher.submit([-1]), batcher.submit([3])
     predict.gate.set()
     assert first.result(5) == [0] and good.result(5) == [2] and other.result(5) == [6]
@@ -85,11 +80,7 @@ def test_a_failing_request_fails_alone():
 
 
 def test_a_full_queue_refuses_and_close_finishes_what_was_submitted():
-    predict = Recorder()
-    predict.gate.clear()
-    batcher = MicroBatcher(predict, max_documents=1, max_wait_s=0.0, max_queue=2)
-    running = batcher.submit([1])
-    assert predict.started.wait(5)
+    predict, batcher, running = held(max_documents=1, max_wait_s=0.0, max_queue=2)
     queued = [batcher.submit([2]), batcher.submit([3])]
     with pytest.raises(QueueFullError, match="max_queue=2"):
         batcher.submit([4])
@@ -101,4 +92,4 @@ def test_a_full_queue_refuses_and_close_finishes_what_was_submitted():
     predict.gate.set()
     closer.join(10)
     assert not batcher.alive
-    assert [running.result(0), *(f.result(0) for f in queued)] == [[2], [4], [6]]
+    assert [running.result(0), *(f.result(0) for f in queued)] == [[0], [4], [6]]

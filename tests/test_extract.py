@@ -161,3 +161,31 @@ def test_run_extraction_streams_text_lines_to_stdout(tmp_path, model_dir, capsys
     assert "lines-1-e1" in captured.err  # readable records go to stderr when stdout carries the documents
     with pytest.raises(ValueError, match="jsonl or .csv"):
         run_extraction(extractor, [str(txt)], str(tmp_path / "out.txt"))
+
+
+def test_extract_on_cpu_with_one_thread(tmp_path, model_dir, capsys):
+    from rasd.inference.io import load_extractor
+
+    src = tmp_path / "in.txt"
+    src.write_text("اشتباكات عنيفة في حلب.", encoding="utf-8")
+    before = torch.get_num_threads()
+    try:
+        assert main(["extract", "--model", model_dir, "--device", "cpu", "--threads", "1", "-q", str(src),
+                     "-o", str(tmp_path / "out.jsonl")]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["documents"] == 1
+    assert load_extractor(model_dir, device="cpu").device.type == "cpu"
+
+
+def test_unknown_or_absent_devices_are_refused_with_the_reason(model_dir):
+    from rasd.inference.io import load_extractor
+
+    with pytest.raises(ValueError, match="use one of cpu, cuda"):
+        load_extractor(model_dir, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            load_extractor(model_dir, device="cuda")
+    with pytest.raises(SystemExit):
+        main(["extract", "--model", model_dir, "--device", "gpu"])
