@@ -24,9 +24,9 @@ def _status_kib(field: str, pid: int | str = "self") -> int:
     return 0
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM), MiB."""
-    return _status_kib("VmHWM") / 1024
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """Peak resident memory (VmHWM) of this process, or of process ``pid``, MiB."""
+    return _status_kib("VmHWM", pid) / 1024
 
 
 def rss_mib(pid: int | str = "self") -> float:

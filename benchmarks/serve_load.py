@@ -11,12 +11,13 @@ article lengths, with their ``meta.date``); every ``--bad-every``-th request is 
 in turn: too many documents (413), too many characters (413), a document without text (422),
 broken JSON (422), ``meta`` that is not an object (422).
 
-Reported per level: documents/s of the valid requests, their p50/p95/p99 latency, and errors
-(a valid request not answered 200, or a bad one not answered its status); the server's resident
-memory after the first and after the last thousand requests of the whole run; and, for the same
+Reported per level: documents/s of the valid requests, their p50/p95/p99 latency, errors (a
+valid request not answered 200, or a bad one not answered its status) and the server's CPU time
+per document (robust to other load on the machine); the server's peak resident memory (VmHWM)
+after the first and after the last thousand requests of the whole run; and, for the same
 documents, model and batch size, the documents/s of ``rasd extract`` (``run_extraction`` in a
 fresh process, model loading excluded): what the service costs over the library.
-Exits 1 on any error or when the server's memory grew by more than ``MAX_MEMORY_GROWTH``.
+Exits 1 on any error or when the server's peak memory grew by more than ``MAX_MEMORY_GROWTH``.
 """
 from __future__ import annotations
 
@@ -37,10 +38,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from measure import has_trained_model, rss_mib, run_json_worker, worker_env  # noqa: E402
+from measure import has_trained_model, peak_rss_mib, rss_mib, run_json_worker, worker_env  # noqa: E402
 
 DEFAULT_DATA = [ROOT / "data" / "conflict-ar" / f"{split}.jsonl" for split in ("train", "dev", "test")]
-MAX_MEMORY_GROWTH = 0.10  # the server's RSS after the last thousand requests vs after the first
+MAX_MEMORY_GROWTH = 0.10  # the server's peak RSS after the last thousand requests vs after the first
 MAX_DOCUMENTS = 64  # the server's limits (its defaults), which the bad requests overstep
 MAX_CHARACTERS = 200_000
 BAD_KINDS = ("too many documents", "too many characters", "no text", "broken JSON", "meta not an object")
@@ -146,7 +147,7 @@ async def run_level(client, clients: int, n_requests: int, max_seconds: float, b
                     docs_per_body: int, bad_every: int, done_before: int, server_pid: int,
                     rss_marks: dict[int, float]) -> dict:
     """``n_requests`` requests from ``clients`` concurrent clients; each finished thousandth
-    request of the whole run records the server's RSS in ``rss_marks``."""
+    request of the whole run records the server's peak RSS (VmHWM) in ``rss_marks``."""
     headers = {"content-type": "application/json"}
     counter = iter(range(n_requests))
     latencies: list[float] = []
@@ -182,7 +183,7 @@ async def run_level(client, clients: int, n_requests: int, max_seconds: float, b
             finished += 1
             total = done_before + finished
             if total % 1000 == 0:
-                rss_marks[total] = rss_mib(server_pid)
+                rss_marks[total] = peak_rss_mib(server_pid)
 
     server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
     await asyncio.gather(*(one_client() for _ in range(clients)))
@@ -225,15 +226,16 @@ async def run_server_levels(args, docs: list[dict], work: Path) -> dict:
                           f"p50 {level['p50_ms']:.0f} ms, {len(level['errors'])} errors; CPU s: server "
                           f"{level['server_cpu_s']:.1f}, client {level['client_cpu_s']:.1f} in "
                           f"{level['seconds']:.1f} s", file=sys.stderr)
-                rss_end = rss_mib(proc.pid)
+                rss_end, peak_end = rss_mib(proc.pid), peak_rss_mib(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(60)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    return {"levels": levels, "ready_seconds": ready_seconds, "rss_ready_mib": rss_ready, "rss_marks_mib": rss_marks,
-            "rss_end_mib": rss_end, "requests": done, "server_log": str(log_path)}
+    return {"levels": levels, "ready_seconds": ready_seconds, "rss_ready_mib": rss_ready,
+            "peak_rss_marks_mib": rss_marks, "rss_end_mib": rss_end, "peak_rss_end_mib": peak_end, "requests": done,
+            "server_log": str(log_path)}
 
 
 # ---------------------------------------------------------------------------- report
@@ -272,9 +274,9 @@ def main(argv=None) -> int:
         library = library_docs_per_s(args, docs, work)
         server = asyncio.run(run_server_levels(args, docs, work))
         log_tail = Path(server["server_log"]).read_text(errors="replace").splitlines()[-3:]
-    marks = server["rss_marks_mib"]
+    marks = server["peak_rss_marks_mib"]
     first = marks.get(1000, server["rss_ready_mib"])
-    last = server["rss_end_mib"]
+    last = server["peak_rss_end_mib"]
     growth = last / first - 1
     errors = [e for level in server["levels"] for e in level["errors"]]
     ok = not errors and growth <= MAX_MEMORY_GROWTH
@@ -295,9 +297,10 @@ def main(argv=None) -> int:
     print(f"| rasd extract (library) | | {library['documents']} documents | | {library['docs_per_s']:.1f} | | | | | "
           f"{library['cpu_ms_per_doc']:.1f} | 1.00x |")
     when = "after the first 1000 requests" if 1000 in marks else "when ready (fewer than 1000 requests)"
-    print(f"\nserver: ready {server['ready_seconds']:.1f} s after start, RSS {server['rss_ready_mib']:.0f} MiB ready, "
-          f"{first:.0f} MiB {when}, {last:.0f} MiB after the last ({server['requests']} in all): "
-          f"{growth:+.1%} ({'flat' if growth <= MAX_MEMORY_GROWTH else 'NOT flat'})")
+    print(f"\nserver: ready {server['ready_seconds']:.1f} s after start, RSS {server['rss_ready_mib']:.0f} MiB then; "
+          f"peak RSS {first:.0f} MiB {when}, {last:.0f} MiB after the last ({server['requests']} in all): "
+          f"{growth:+.1%} ({'flat' if growth <= MAX_MEMORY_GROWTH else 'NOT flat'}); RSS at the end "
+          f"{server['rss_end_mib']:.0f} MiB")
     for e in errors[:10]:
         print("error:", e)
     print("server log ends:", *log_tail, sep="\n  ")

@@ -17,6 +17,7 @@ requests share model batches on one worker thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -39,11 +40,13 @@ from rasd.inference.documents import Document
 
 from .batching import BatcherClosedError, MicroBatcher, QueueFullError
 from .config import API_KEY_HEADER, ServeConfig
+from .memory import release_free_memory
 
 logger = logging.getLogger(__name__)
 
 EVAL_RESULTS_FILE = "eval_results.json"  # the model card's scores, saved beside the weights
 RUN_SCORES_FILE = "scores.json"  # what `rasd train` writes in its run folder, beside config.yaml
+TRIM_EVERY_BATCHES = 10  # batches between handing freed memory back (see rasd.serving.memory)
 
 
 # ---------------------------------------------------------------------------------- request bodies
@@ -148,8 +151,13 @@ def _load(state: _State, model, config: ServeConfig, quantized: bool, device: st
         backend, default_batch = _backend(extractor, quantized)
         batch_size = config.batch_size or default_batch
 
+        batches = itertools.count(1)
+
         def predict(docs: list[Document]) -> list[dict[str, Any]]:
-            return [doc.to_dict() for doc in extractor.extract(docs, batch_size=batch_size)]
+            out = [doc.to_dict() for doc in extractor.extract(docs, batch_size=batch_size)]
+            if next(batches) % TRIM_EVERY_BATCHES == 0:
+                release_free_memory()
+            return out
 
         state.info = {**model_info(extractor, path, backend), "batch_size": batch_size}
         state.batcher = MicroBatcher(predict, config.max_batch_documents, config.max_wait_ms / 1000,
@@ -288,7 +296,7 @@ def create_app(model: "str | os.PathLike | Any", config: ServeConfig | None = No
     key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
                               description="needed when the server was started with an API key")
 
-    def check_key(key: str | None = Depends(key_header)) -> None:
+    async def check_key(key: str | None = Depends(key_header)) -> None:  # async: no thread-pool hop per request
         if config.api_key and not (key and secrets.compare_digest(key.encode(), config.api_key.encode())):
             raise HTTPException(401, f"missing or wrong {API_KEY_HEADER} header")
 

@@ -23,7 +23,6 @@ node (shared storage or URLs); a model given as a URL is copied to each actor's 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 import time
@@ -35,7 +34,7 @@ from rasd.inference.documents import Document
 from rasd.inference.io import (_OUTPUT_SUFFIXES, CHUNK_SIZE, _chunks, _Writer, load_extractor, read_jsonl_lines,
                                unique_ids)
 
-logger = logging.getLogger(__name__)
+from .memory import release_free_memory
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet",)
@@ -272,6 +271,7 @@ class ShardWorker:
             try:
                 row = extract_shard(self.extractor, Shard(url, name), output, formats, events, batch_size)
                 row["failed"] = ""
+                release_free_memory()  # an actor lives for many shards
             except Exception as err:  # noqa: BLE001 - one bad shard must not stop the job; it stays unwritten
                 row = {"name": name, "documents": 0, "spans": 0, "relations": 0, "events": 0, "problems": [],
                        "seconds": 0.0, "failed": f"{url}: {type(err).__name__}: {err}"}

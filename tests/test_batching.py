@@ -93,3 +93,14 @@ def test_a_full_queue_refuses_and_close_finishes_what_was_submitted():
     closer.join(10)
     assert not batcher.alive
     assert [running.result(0), *(f.result(0) for f in queued)] == [[0], [4], [6]]
+
+
+def test_freed_memory_goes_back_to_the_system_on_glibc():
+    import platform
+    import sys
+
+    from rasd.serving.memory import release_free_memory
+
+    if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
+        pytest.skip("malloc_trim is glibc's")
+    assert release_free_memory() is True
