@@ -57,9 +57,10 @@ def extract_worker(args) -> int:
                                threads=1)
     load = time.perf_counter() - t
     shards = sorted(str(p) for p in Path(args.input).glob("*.jsonl"))
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     stats = run_extraction(extractor, shards, args.output, batch_size=args.batch_size, show_progress_bar=False)
-    print(json.dumps({"documents": stats["documents"], "seconds": time.perf_counter() - t, "load_seconds": load}))
+    print(json.dumps({"documents": stats["documents"], "seconds": time.perf_counter() - t, "load_seconds": load,
+                      "cpu_seconds": time.process_time() - cpu}))
     return 0
 
 
@@ -123,7 +124,8 @@ def main(argv=None) -> int:
     base = runs["extract"]
     base_dps = n / med(o["seconds"] for o in base)
     table.append(f"| rasd extract (one process) | 1 | {med(o['wall'] for o in base):.1f} | "
-                 f"{n / med(o['wall'] for o in base):.1f} | {base_dps:.1f} | {med(o['seconds'] for o in base):.1f} | "
+                 f"{n / med(o['wall'] for o in base):.1f} | {base_dps:.1f} | {med(o['seconds'] for o in base):.1f} "
+                 f"({med(o['cpu_seconds'] for o in base):.1f} CPU) | "
                  f"model load {med(o['load_seconds'] for o in base):.1f} s | |")
     ok &= all(o["documents"] == n for o in base)
     batch_dps = {}
@@ -134,16 +136,19 @@ def main(argv=None) -> int:
         init = med(o["ray_init_seconds"] for o in outs)
         after_init = med(o["seconds"] - o["ray_init_seconds"] for o in outs)
         busiest = med(o["busiest_worker_seconds"] for o in outs)
+        work = med(sum(o["worker_seconds"].values()) for o in outs)
+        cpu = med(o["worker_cpu_seconds"] for o in outs)
         load = med(o["max_load_seconds"] for o in outs)
         batch_dps[w] = n / after_init
-        table.append(f"| rasd batch | {w} | {wall:.1f} | {n / wall:.1f} | {n / after_init:.1f} | {busiest:.1f} | "
+        table.append(f"| rasd batch | {w} | {wall:.1f} | {n / wall:.1f} | {n / after_init:.1f} | {busiest:.1f}; "
+                     f"{work:.1f} ({cpu:.1f} CPU) | "
                      f"ray.init {init:.1f} s, actor + model load {load:.1f} s, scheduling "
                      f"{after_init - busiest - load:.1f} s | {batch_dps[w] / batch_dps[workers[0]]:.2f}x |")
     print(f"rasd batch scaling: {n} documents in {args.shards} shards ({args.factor}x the corpus), model {args.model} "
           f"({'fp32' if args.fp32 else 'int8 if exported'}), batch size {args.batch_size}, one thread per worker, "
           f"local Ray with {args.num_cpus} CPUs; median of {args.repeats}; load average now {os.getloadavg()[0]:.1f}\n")
     print("| path | workers | wall s (command) | docs/s end to end | docs/s once Ray is up | busiest worker s "
-          "(extraction) | overhead | vs 1 worker |")
+          "(extraction; all workers, their CPU s) | overhead | vs 1 worker |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(table))
     print(f"\nall documents written: {'yes' if ok else 'NO'}")

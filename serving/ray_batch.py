@@ -268,6 +268,7 @@ class ShardWorker:
         output, formats, events, batch_size = self.args
         rows = []
         for url, name in zip(batch.column("url").to_pylist(), batch.column("name").to_pylist()):
+            cpu = time.process_time()
             try:
                 row = extract_shard(self.extractor, Shard(url, name), output, formats, events, batch_size)
                 row["failed"] = ""
@@ -275,6 +276,7 @@ class ShardWorker:
             except Exception as err:  # noqa: BLE001 - one bad shard must not stop the job; it stays unwritten
                 row = {"name": name, "documents": 0, "spans": 0, "relations": 0, "events": 0, "problems": [],
                        "seconds": 0.0, "failed": f"{url}: {type(err).__name__}: {err}"}
+            row["cpu_seconds"] = time.process_time() - cpu  # the actor's process: with other load, wall > CPU
             row["problems"] = json.dumps(row["problems"], ensure_ascii=False)
             row["worker"] = os.getpid()
             row["load_seconds"] = self.load_seconds if self.first else 0.0
@@ -331,7 +333,7 @@ def run_batch(model: str | os.PathLike, inputs: str | os.PathLike, output: str |
                                "failed": [], "documents": 0, "spans": 0, "relations": 0, "events": 0,
                                "problems": [], "output": output, "quantized": quantized, "workers": 0,
                                "ray_init_seconds": 0.0, "max_load_seconds": 0.0, "busiest_worker_seconds": 0.0,
-                               "seconds": 0.0, "rows": []}
+                               "worker_seconds": {}, "worker_cpu_seconds": 0.0, "seconds": 0.0, "rows": []}
     if not pending:
         summary["seconds"] = time.perf_counter() - started
         return summary
@@ -368,6 +370,8 @@ def run_batch(model: str | os.PathLike, inputs: str | os.PathLike, output: str |
     for row in summary["rows"]:
         busy[row["worker"]] = busy.get(row["worker"], 0.0) + row["seconds"]
     # the time Ray adds beside the extraction: start-up, actors loading the model, scheduling
+    summary["worker_seconds"] = {str(pid): seconds for pid, seconds in busy.items()}
+    summary["worker_cpu_seconds"] = sum(row["cpu_seconds"] for row in summary["rows"])
     summary["busiest_worker_seconds"] = max(busy.values(), default=0.0)
     summary["max_load_seconds"] = max((row["load_seconds"] for row in summary["rows"]), default=0.0)
     summary["seconds"] = time.perf_counter() - started
