@@ -187,14 +187,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def _add_serve_options(s: argparse.ArgumentParser) -> None:
     """One flag per ``ServeConfig`` field (its help and default), so the two never drift apart."""
-    from dataclasses import MISSING, fields
+    from dataclasses import fields
 
     from rasd.serving.config import ServeConfig
 
     for f in fields(ServeConfig):
         if f.name != "api_key":  # secrets come from the environment, never from arguments (ps shows those)
             s.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                           help=f.metadata["help"] + (f" (default {f.default})" if f.default is not MISSING else ""))
+                           help=f"{f.metadata['help']} (default {f.default})")
 
 
 def _add_device_options(s: argparse.ArgumentParser) -> None:
