@@ -200,34 +200,29 @@ class RasdWorker:
 
     def breakdown(self, batch_size: int) -> dict:
         """Seconds spent encoding text (words, normalisation, tokenizer, windows), in the network and
-        in the rest (padding, Viterbi, spans)."""
-        spent = {"encode": 0.0, "model": 0.0}
-        encode, forward = self.ex.encoder.encode_document, self.ex._forward_tags
-        self.ex.encoder.encode_document = _timed(encode, spent, "encode")
-        self.ex._forward_tags = _timed(forward, spent, "model")
-        try:
-            total = self.run(batch_size, "spans")["seconds"]
-        finally:
-            del self.ex.encoder.encode_document, self.ex._forward_tags
-        return {"total": total, "tokenize": spent["encode"], "model": spent["model"],
-                "postprocess": total - spent["encode"] - spent["model"]}
+        in the rest (Viterbi, spans), through the extractor's public steps."""
+        with self._mode():
+            t0 = time.perf_counter()
+            encoded = [self.ex.encoder.encode_document(d) for d in self.docs]
+            t1 = time.perf_counter()
+            scores = self.ex.score_words(encoded, batch_size)
+            t2 = time.perf_counter()
+            self.ex.decode_spans(encoded, scores)
+            t3 = time.perf_counter()
+        return {"total": t3 - t0, "tokenize": t1 - t0, "model": t2 - t1, "postprocess": t3 - t2}
 
     def artifacts(self, path: str) -> dict:
         import numpy as np
 
         from rasd.inference.decoding import viterbi_bio
-        from rasd.inference.encoding import pad_windows
 
         docs = self.ex.predict_documents(self.docs, batch_size=8)
         rows = []
         with self._mode():
             for doc, pred in zip(self.docs, docs):
                 enc = self.ex.encoder.encode_document(doc)
-                scores = np.zeros((len(enc.words), len(self.ex.tags)), dtype=np.float32)
-                for win in enc.windows:  # one window at a time: no padding at all
-                    lp, _ = self.ex._forward_tags(*pad_windows([win.input_ids], self.ex.pad_id))
-                    core, positions = win.core_positions()
-                    scores[core] = lp[0, positions]
+                # one window per batch: no padding at all
+                scores = self.ex.score_words([enc], batch_size=1).log_probs[0]
                 order = np.sort(scores, axis=-1)
                 argmax = scores.argmax(-1)
                 rows.append({

@@ -10,7 +10,7 @@ documents or a schema does not pay for importing torch.
 """
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "Document": "documents", "DocumentError": "documents", "Relation": "documents", "Span": "documents",
@@ -18,7 +18,10 @@ _EXPORTS = {
     "Schema": "schema", "SchemaError": "schema",
     "RasdConfig": "config", "RasdModel": "modeling", "SchemaMismatchError": "modeling",
     "Extractor": "extractor", "load_model": "extractor",
-    "EventRecord": "events", "EventBuilder": "events",
+    "EventRecord": "events", "EventBuilder": "events", "format_record": "events",
+    "Gazetteer": "geocoding", "Place": "geocoding", "ActorDictionary": "actors", "Actor": "actors",
+    "merge_records": "event_merge", "open_output": "io",
+    "UserError": "errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,7 +1,8 @@
-"""``RasdConfig``: the single source of truth of a saved rasd model.
+"""``RasdConfig``: the Hugging Face config saved with a rasd model's weights.
 
-It carries the encoder's own config, the label schema, both heads' label maps, the word
-splitter, the normalisation and the window sizes, so a model directory needs nothing else.
+It is the model definition (``ModelOptions``: every setting, declared once in
+``rasd.inference.definition``) plus the encoder's own config, the label schema and both heads'
+label maps, so a model directory needs nothing else.
 """
 from __future__ import annotations
 
@@ -10,30 +11,20 @@ from typing import Any
 from transformers import AutoConfig, PretrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .definition import ModelDefinition, ModelOptions
 from .schema import OUTSIDE, Schema
 from .text import NormalizationOptions
 
 from . import __version__ as RASD_VERSION
 
 
-class RasdConfig(PretrainedConfig):
+class RasdConfig(PretrainedConfig, ModelOptions):
     model_type = "rasd"
     sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
     encoder: PretrainedConfig | dict | None = None  # the wrapped encoder's config (any BERT-like model)
     schema: dict | None = None  # the label schema (Schema.to_dict())
     relation_id2label: dict | None = None  # relation head classes; 0 is the no-relation class
-    word_splitter: str = "arabic"  # how text is cut into words: "arabic" or "whitespace"
-    normalization: dict | None = None  # NormalizationOptions applied to each word before tokenizing
-    max_length: int = 512  # subtokens per encoder window, special tokens included
-    window_stride: int = 128  # subtokens shared by consecutive windows of a long document
-    relation_max_sentences: int = 1  # pairs may be up to this many sentences apart (0: same sentence)
-    relation_max_subtokens: int = 128  # and at most this many subtokens apart
-    relation_hidden_size: int = 256  # width of the relation scorer's hidden layer
-    label_embedding_size: int = 32  # size of the span-label embedding fed to the relation head
-    distance_buckets: int = 8  # log-spaced buckets of signed word distance between the two spans
-    classifier_dropout: float = 0.1  # dropout before both heads
-    relation_loss_weight: float = 1.0  # weight of the relation loss beside the tagging loss
     rasd_version: str = RASD_VERSION  # package version that wrote the model
 
     def __post_init__(self, **kwargs: Any) -> None:
@@ -50,6 +41,18 @@ class RasdConfig(PretrainedConfig):
         self.relation_id2label = {int(k): v for k, v in (self.relation_id2label or {}).items()} or dict(
             enumerate(schema.relation_classes))
         self.normalization = NormalizationOptions.from_dict(self.normalization).to_dict()
+
+    @property
+    def definition(self) -> ModelDefinition:
+        """The pure-Python model definition this config carries."""
+        if self.schema is None:
+            raise ValueError("this RasdConfig carries no label schema")
+        return ModelDefinition(Schema.from_dict(self.schema), ModelOptions.from_mapping(vars(self)),
+                               self.relation_id2label)
+
+    @property
+    def options(self) -> ModelOptions:
+        return ModelOptions.from_mapping(vars(self))
 
     @property
     def label_schema(self) -> Schema:

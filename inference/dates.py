@@ -18,19 +18,29 @@ are rewritten to the Gregorian names dateparser knows (كانون الأول, د
   - أوائل/مطلع/بداية a month is days 1-10, منتصف/أواسط 11-20, أواخر/نهاية 21 to its end (other periods
     are returned whole); two days or two months ("15 و16 مارس") span from the first to the second.
 
+* Hijri dates (``15 رمضان 1445 هـ``, ``أواخر شهر رمضان``) convert through ``hijridate`` (Umm al-Qura,
+  1343-1500 AH); without a Hijri year, the most recent such Hijri month not after the report. صفر and رجب
+  are also a number and a name, so they count as months only beside a day or year number.
+
 Relative expressions need the report date; without it only text that carries a year resolves. Without
 dateparser installed, only the hand rules resolve.
+
+``parse_report_date`` reads a publication date as feeds write it (ISO 8601 with time and zone, RFC 2822
+``pubDate``, ``2024/12/07``, ``07-12-2024``, Arabic month names) and raises ``ValueError`` on anything
+else, so that a caller can say which document it could not date.
 """
 from __future__ import annotations
 
 import calendar
 import datetime
+import email.utils
 import re
 from dataclasses import dataclass
 
-from .numbers import _fold, _strip_clitics, parse_count
+from .numbers import parse_count
+from .text import fold, strip_clitics
 
-__all__ = ["DateRange", "resolve_date"]
+__all__ = ["DateRange", "parse_report_date", "resolve_date"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,10 @@ class DateRange:
 
     start: datetime.date
     end: datetime.date  # == start for a single day
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +105,14 @@ _AGO_UNITS = {
 }
 _PART_OF_MONTH = {"أوائل": (1, 10), "منتصف": (11, 20), "أواخر": (21, 31)}
 
+# Hijri months become the tokens h1..h12 (ASCII, so they never meet an Arabic word).
+_HIJRI_ONE_WORD = {"محرم": 1, "صفر": 2, "رجب": 7, "شعبان": 8, "رمضان": 9, "شوال": 10}
+_HIJRI_TWO_WORDS = {("ربيع", "أول"): 3, ("ربيع", "ثاني"): 4, ("ربيع", "آخر"): 4, ("جمادى", "أولى"): 5,
+                    ("جمادى", "أول"): 5, ("جمادى", "ثانية"): 6, ("جمادى", "آخرة"): 6, ("ذو", "قعدة"): 11,
+                    ("ذي", "قعدة"): 11, ("ذو", "حجة"): 12, ("ذي", "حجة"): 12}
+_HIJRI_AMBIGUOUS = frozenset({"h2", "h7"})  # صفر is also zero, رجب a name
+_HIJRI_YEAR_RE = re.compile(r"1[3-5]\d\d")
+
 
 def _canonical_words() -> dict[str, str]:
     table = {month: month for month in _GREGORIAN_MONTHS}
@@ -98,25 +120,30 @@ def _canonical_words() -> dict[str, str]:
     table.update({day: day for day in _WEEKDAYS})
     table.update({word: word for word in _OTHER_WORDS})
     table.update(_SYNONYMS)
-    return {_fold(word): _fold(canonical) for word, canonical in table.items()}
+    table.update({month: f"h{number}" for month, number in _HIJRI_ONE_WORD.items()})
+    return {fold(word): fold(canonical) for word, canonical in table.items()}
 
 
 _CANONICAL = _canonical_words()  # folded word -> folded canonical word
-_MONTHS = frozenset(_fold(month) for month in _GREGORIAN_MONTHS)
-_WEEKDAY_NUMBERS = {_fold(day): number for day, number in _WEEKDAYS.items()}
-_AGO_UNIT_WORDS = {_fold(word): unit for word, unit in _AGO_UNITS.items()}
-_PARTS = {_fold(word): days for word, days in _PART_OF_MONTH.items()}
-_TODAY, _YESTERDAY, _TOMORROW = _fold("اليوم"), _fold("أمس"), _fold("غدا")
+_MONTHS = frozenset(fold(month) for month in _GREGORIAN_MONTHS)
+_WEEKDAY_NUMBERS = {fold(day): number for day, number in _WEEKDAYS.items()}
+_AGO_UNIT_WORDS = {fold(word): unit for word, unit in _AGO_UNITS.items()}
+_PARTS = {fold(word): days for word, days in _PART_OF_MONTH.items()}
+_TODAY, _YESTERDAY, _TOMORROW = fold("اليوم"), fold("أمس"), fold("غدا")
 
 
 def _word_pattern(pattern: str) -> re.Pattern[str]:
     """Compile ``pattern`` written in print spelling against folded canonical words."""
-    return re.compile(_fold(pattern))
+    return re.compile(fold(pattern))
 
 
 # Months in two words, with an optional article and clitics on the first: وكانون الأول.
 _TWO_WORD_MONTH_RE = _word_pattern(r"(?<!\S)[وفبل]{0,2}(كانون|تشرين) (?:ال)?(أول|ثاني)(?!\S)")
-_TWO_WORD_MONTH_NAMES = {(first, _fold(second)): _fold(month) for (first, second), month in _TWO_WORD_MONTHS.items()}
+_TWO_WORD_MONTH_NAMES = {(first, fold(second)): fold(month) for (first, second), month in _TWO_WORD_MONTHS.items()}
+_HIJRI_TWO_WORD_RE = re.compile(
+    r"(?<!\S)[وفبل]{0,2}(" + "|".join(sorted({fold(a) for a, _ in _HIJRI_TWO_WORDS})) + r") (?:ال)?("
+    + "|".join(sorted({fold(b) for _, b in _HIJRI_TWO_WORDS}, key=len, reverse=True)) + r")(?!\S)")
+_HIJRI_TWO_WORD_NAMES = {(fold(a), fold(b)): f"h{n}" for (a, b), n in _HIJRI_TWO_WORDS.items()}
 # Punctuation becomes a space, except separators inside a numeric date (15/3/2019, 2019-03-15).
 _PUNCTUATION_RE = re.compile(r"[^\w\s/.\-]|(?<!\d)[/.\-]|[/.\-](?!\d)")
 _CLITICS_BEFORE_DIGIT_RE = re.compile(r"^[وف]?[بل]?(?:ال)?(?=\d)")  # و15, بـ15, الـ24
@@ -129,15 +156,15 @@ _LAST_NIGHT_RE = _word_pattern(r"\bالليلة الماضي\b")
 _RECENT_HOURS_RE = _word_pattern(r"\bساع(?:ات|ة) (?:القليلة )?الماضي\b")
 _RECENT_DAYS_RE = _word_pattern(r"\bأيام (?:القليلة )?الماضي\b")
 _AGO_RE = re.compile(  # the count is at most three words: "منذ ثلاثة أيام", "قبل نحو عشرين يوما"
-    _fold(r"\b(?:منذ|قبل) (?:(?P<count>\S+(?: \S+){0,2}?) )?")
+    fold(r"\b(?:منذ|قبل) (?:(?P<count>\S+(?: \S+){0,2}?) )?")
     + rf"(?P<unit>{'|'.join(sorted(_AGO_UNIT_WORDS, key=len, reverse=True))})\b"
 )
 _PERIOD_RE = _word_pattern(r"\b(?:هذا )?(?P<unit>الأسبوع|الشهر|العام)(?: (?P<direction>الماضي|الجاري|المقبل))?\b")
 _WEEKDAY_RE = re.compile(
-    rf"\b(?P<day>{'|'.join(_WEEKDAY_NUMBERS)})\b" + _fold(r"(?: (?P<direction>الماضي|المقبل))?")
+    rf"\b(?P<day>{'|'.join(_WEEKDAY_NUMBERS)})\b" + fold(r"(?: (?P<direction>الماضي|المقبل))?")
 )
-_PAST, _NEXT = _fold("الماضي"), _fold("المقبل")
-_WEEK, _MONTH = _fold("الأسبوع"), _fold("الشهر")
+_PAST, _NEXT = fold("الماضي"), fold("المقبل")
+_WEEK, _MONTH = fold("الأسبوع"), fold("الشهر")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,14 +173,15 @@ _WEEK, _MONTH = _fold("الأسبوع"), _fold("الشهر")
 
 def _canonical(word: str) -> str:
     word = _CLITICS_BEFORE_DIGIT_RE.sub("", word)
-    return _CANONICAL.get(_strip_clitics(word, _CANONICAL), word)
+    return _CANONICAL.get(strip_clitics(word, _CANONICAL), word)
 
 
 def _words(text: str) -> list[str]:
     """Folded, canonical words; month names in the Gregorian spelling, a month written twice
     (ديسمبر/كانون الأول) once. Words outside the lexicon are kept folded (number words)."""
-    folded = _PUNCTUATION_RE.sub(" ", _fold(text))
+    folded = _PUNCTUATION_RE.sub(" ", fold(text))
     folded = _TWO_WORD_MONTH_RE.sub(lambda m: _TWO_WORD_MONTH_NAMES[m.group(1), m.group(2)], folded)
+    folded = _HIJRI_TWO_WORD_RE.sub(lambda m: _HIJRI_TWO_WORD_NAMES[m.group(1), m.group(2)], folded)
     words = [_canonical(word) for word in folded.split()]
     return [word for index, word in enumerate(words) if not (index and word in _MONTHS and word == words[index - 1])]
 
@@ -181,15 +209,50 @@ def _single(day: datetime.date) -> DateRange:
 
 
 def _as_date(value: datetime.date | str | None) -> datetime.date | None:
-    """The report date from a date, a datetime or an ISO string; an unreadable one counts as missing."""
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if value is None or isinstance(value, datetime.date):
-        return value
+    """The report date from a date, a datetime or a string ``parse_report_date`` reads; else missing."""
+    if value is None:
+        return None
     try:
-        return datetime.date.fromisoformat(_fold(value).strip()[:10])
+        return parse_report_date(value)
     except ValueError:
         return None
+
+
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T\s])")
+_YMD_RE = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})(?:$|\s)")
+_DMY_RE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:$|\s)")
+
+
+def parse_report_date(value: datetime.date | str) -> datetime.date:
+    """The publication date in ``value``, as written in its own time zone (a feed's local day).
+
+    Reads ``2024-12-07``, ``2024-12-07T10:00:00+03:00``, ``Thu, 28 Nov 2024 10:00:00 GMT`` (RFC 2822),
+    ``2024/12/07``, ``07/12/2024`` (day first), ``7 ديسمبر 2024``, ``السبت 7 كانون الأول 2024``, with any
+    digits. Raises ``ValueError`` naming the value when it holds no single day.
+    """
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"report date {value!r} is not a string")
+    text = fold(value).strip()
+    for pattern, order in ((_ISO_DATE_RE, (0, 1, 2)), (_YMD_RE, (0, 1, 2)), (_DMY_RE, (2, 1, 0))):
+        match = pattern.match(text)
+        if match:
+            year, month, dd = (int(match.group(i + 1)) for i in order)
+            try:
+                return datetime.date(year, month, dd)
+            except ValueError:
+                raise ValueError(f"report date {value!r} is not a calendar day") from None
+    try:
+        return email.utils.parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        pass
+    found = resolve_date(text, None) if text else None
+    if found is not None and found.days == 1:
+        return found.start
+    raise ValueError(f"report date {value!r} is not a date (use ISO 2024-12-07, RFC 2822, or a day, month and year)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,6 +396,47 @@ def _resolve_relative(words: list[str], doc: datetime.date) -> DateRange | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Hijri dates
+
+
+def _hijri_month(word: str) -> int | None:
+    return int(word[1:]) if len(word) > 1 and word[0] == "h" and word[1:].isdigit() else None
+
+
+def _resolve_hijri(words: list[str], part: str | None, doc: datetime.date | None) -> DateRange | None:
+    """``15 رمضان 1445 هـ``, ``رمضان 1445``, ``أواخر رمضان`` (against the report's Hijri year)."""
+    from hijridate import Gregorian, Hijri
+
+    index, month = next(((i, _hijri_month(w)) for i, w in enumerate(words) if _hijri_month(w)), (None, None))
+    if month is None:
+        return None
+    before = words[index - 1] if index else ""
+    dd = int(before) if _DAY_RE.fullmatch(before) else None
+    year = next((int(w) for w in words[index + 1:index + 3] if _HIJRI_YEAR_RE.fullmatch(w)), None)
+    if words[index] in _HIJRI_AMBIGUOUS and dd is None and year is None:
+        return None
+    try:
+        if year is None:
+            if doc is None:
+                return None
+            year = Gregorian(doc.year, doc.month, doc.day).to_hijri().year
+            if Hijri(year, month, dd or 1).to_gregorian() > doc:  # not yet this Hijri year: the last one
+                year -= 1
+        if dd is not None:
+            return _single(_plain(Hijri(year, month, dd).to_gregorian()))
+        length = Hijri(year, month, 1).month_length()
+        first, last = _PARTS[part] if part else (1, length)
+        return DateRange(_plain(Hijri(year, month, first).to_gregorian()),
+                         _plain(Hijri(year, month, min(last, length)).to_gregorian()))
+    except (ValueError, OverflowError):  # outside the Umm al-Qura table, or no such day
+        return None
+
+
+def _plain(day: datetime.date) -> datetime.date:
+    return datetime.date(day.year, day.month, day.day)
+
+
+# ---------------------------------------------------------------------------------------------
 # Public API
 
 
@@ -347,6 +451,10 @@ def resolve_date(text: str, doc_date: datetime.date | str | None) -> DateRange |
     if part is not None:
         words = [word for word in words if word != part]
 
+    if any(_hijri_month(word) for word in words):
+        found = _resolve_hijri(words, part, doc)
+        if found is not None:
+            return found
     if any(_is_explicit(word) for word in words):
         found = _resolve_explicit(words, doc)
     elif doc is not None:

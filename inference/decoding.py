@@ -1,8 +1,8 @@
-"""Tensor → structure: BIO-valid span decoding, candidate span pairs and relation decoding.
+"""Scores → structure, as pure functions: BIO-valid span decoding (constrained Viterbi), the
+candidate span pairs the relation head scores, relation decoding, and which window scores a pair.
 
-Also ``ExtractorBase``, the backend-independent half of an extractor (windows, batching,
-decoding, relation pairs, output documents), shared by the torch ``Extractor`` and the
-``OnnxExtractor``, so both turn the same scores into the same structures. Numpy only: no torch.
+The prediction pipeline that calls them (``ExtractorBase``) is ``rasd.inference.pipeline``.
+Numpy only: no torch.
 """
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import bisect
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .alignment import word_tags_to_spans
-from .documents import Document, Relation, Span
-from .encoding import EncodedDocument, pad_windows, window_batches
+from .encoding import EncodedDocument
 from .schema import NO_RELATION, OUTSIDE, Schema
 
 
@@ -46,12 +45,37 @@ def _transitions(tags: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     return allowed, start
 
 
-def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str]) -> np.ndarray:
-    """Best tag path under the BIO constraints; ``log_probs`` is [words, tags]."""
+@dataclass(frozen=True)
+class TagTransitions:
+    """Learned tag transition scores of a linear-chain CRF (``RasdModel.crf``), as numpy arrays."""
+
+    transitions: np.ndarray  # [previous tag, current tag]
+    start: np.ndarray  # [tag] score of starting a document with the tag
+    end: np.ndarray  # [tag] score of ending one with it
+
+    @classmethod
+    def from_lists(cls, raw: dict) -> "TagTransitions":
+        return cls(*(np.asarray(raw[k], dtype=np.float32) for k in ("transitions", "start", "end")))
+
+    def to_lists(self) -> dict:
+        return {"transitions": self.transitions.tolist(), "start": self.start.tolist(), "end": self.end.tolist()}
+
+
+def _moves(tags: Sequence[str], learned: TagTransitions | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(transitions, start, end)``: the BIO constraints (0/-inf), plus the learned scores if any."""
+    allowed, start = _transitions(tuple(tags))
+    if learned is None:
+        return allowed, start, np.zeros(len(tags), dtype=np.float32)
+    return allowed + learned.transitions, start + learned.start, learned.end
+
+
+def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str], learned: TagTransitions | None = None) -> np.ndarray:
+    """Best tag path under the BIO constraints; ``log_probs`` is [words, tags] (CRF emissions
+    with ``learned`` transitions)."""
     n = log_probs.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    allowed, start = _transitions(tuple(tags))
+    allowed, start, end = _moves(tags, learned)
     score = log_probs[0] + start
     back = np.zeros((n, len(tags)), dtype=np.int64)
     for t in range(1, n):
@@ -59,6 +83,7 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str]) -> np.ndarray:
         cand = score[:, None] + allowed
         back[t] = cand.argmax(axis=0)
         score = cand[back[t], np.arange(len(tags))] + log_probs[t]
+    score = score + end
     path = np.empty(n, dtype=np.int64)
     path[-1] = int(score.argmax())
     for t in range(n - 1, 0, -1):
@@ -66,7 +91,34 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str]) -> np.ndarray:
     return path
 
 
-def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], group: int = 64) -> list[np.ndarray]:
+def crf_marginals(emissions: np.ndarray, tags: Sequence[str], learned: TagTransitions) -> np.ndarray:
+    """Per-word tag probabilities ``[words, tags]`` of a linear-chain CRF (forward-backward):
+    the confidence of a decoded tag, where a plain tagger uses its softmax."""
+    n = emissions.shape[0]
+    if n == 0:
+        return np.zeros((0, len(tags)), dtype=np.float32)
+    trans, start, end = (a.astype(np.float64) for a in _moves(tags, learned))
+    em = emissions.astype(np.float64)
+    alpha = np.empty_like(em)
+    beta = np.empty_like(em)
+    alpha[0] = start + em[0]
+    for t in range(1, n):
+        alpha[t] = _logsumexp(alpha[t - 1][:, None] + trans, axis=0) + em[t]
+    beta[-1] = end
+    for t in range(n - 2, -1, -1):
+        beta[t] = _logsumexp(trans + (em[t + 1] + beta[t + 1])[None, :], axis=1)
+    log_z = _logsumexp(alpha[-1] + end, axis=0)
+    return np.exp(alpha + beta - log_z).astype(np.float32)
+
+
+def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(x - top), axis=axis))
+
+
+def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], group: int = 64,
+                      learned: TagTransitions | None = None) -> list[np.ndarray]:
     """``viterbi_bio`` of many documents at once (the same paths, ties broken the same way).
 
     Documents of similar length go in groups and each step over word positions is vectorised
@@ -74,6 +126,9 @@ def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], grou
     once per word. A step costs O(tags), not O(tags²): a tag any tag may follow takes the best
     previous score; only I- tags look at their few allowed predecessors.
     """
+    if learned is not None:
+        # learned transitions score every move, so each step is a full [tags, tags] max
+        return [viterbi_bio(lp, tags, learned) for lp in log_probs]
     out = [np.zeros(0, dtype=np.int64) for _ in log_probs]
     order = sorted((i for i, lp in enumerate(log_probs) if len(lp)), key=lambda i: len(log_probs[i]))
     if not order:
@@ -127,13 +182,15 @@ def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], grou
 
 
 def decode_spans(log_probs: np.ndarray, words: Sequence[tuple[int, int]], tags: Sequence[str],
-                 path: np.ndarray | None = None) -> list[DecodedSpan]:
-    """Spans of one document from per-word tag log-probabilities (constrained Viterbi; ``path``
-    when it is already known, e.g. from ``viterbi_bio_batch``)."""
+                 path: np.ndarray | None = None, learned: TagTransitions | None = None) -> list[DecodedSpan]:
+    """Spans of one document from per-word tag log-probabilities, or CRF emissions with
+    ``learned`` transitions (constrained Viterbi; ``path`` when it is already known, e.g. from
+    ``viterbi_bio_batch``). A span's score is the mean probability of its words' tags."""
     if path is None:
-        path = viterbi_bio(log_probs, tags)
+        path = viterbi_bio(log_probs, tags, learned)
     names = [tags[i] for i in path]
-    chosen = np.exp(log_probs[np.arange(len(path)), path]) if len(path) else np.zeros(0)
+    probs = crf_marginals(log_probs, tags, learned) if learned is not None else np.exp(log_probs)
+    chosen = probs[np.arange(len(path)), path] if len(path) else np.zeros(0)
     return [DecodedSpan(s, e, label, a, b, float(chosen[a:b + 1].mean()))
             for s, e, label, a, b in word_tags_to_spans(words, names)]
 
@@ -179,6 +236,44 @@ def candidate_pairs(
             h, t = np.nonzero(ok)
             pairs += zip(heads[h].tolist(), tails[t].tolist())
     return sorted(pairs)
+
+
+def pair_features(labels: Sequence[str], sentences: Sequence[int], first_words: Sequence[int],
+                  last_words: Sequence[int], schema: Schema, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
+    """What an argument decision needs beside the two spans' vectors, per pair ``[pairs, 4]`` (int64):
+
+    0. the sentence gap, tail minus head, clipped to -2..2 (stored +2);
+    1. how many trigger spans stand strictly between the two (0..3+): an argument usually
+       belongs to the nearest trigger;
+    2. the tail's nearness rank: how many spans with the tail's label are nearer the head (0..3+);
+    3. the head's nearness rank: how many spans with the head's label are nearer the tail (0..3+).
+
+    Spans are a document's (gold or predicted), so training and prediction see the same features.
+    """
+    if len(pairs) == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    h, t = np.asarray(pairs, dtype=np.int64).T
+    sent = np.asarray(sentences, dtype=np.int64)
+    first = np.asarray(first_words, dtype=np.int64)
+    last = np.asarray(last_words, dtype=np.int64)
+    label_ids = np.unique(np.asarray(labels), return_inverse=True)[1]
+    trigger = np.array([schema.is_trigger(l) for l in labels], dtype=bool)
+    out = np.empty((len(h), 4), dtype=np.int64)
+    out[:, 0] = np.clip(sent[t] - sent[h], -2, 2) + 2
+    left, right = np.minimum(last[h], last[t]), np.maximum(first[h], first[t])
+    inside = (first[None, :] > left[:, None]) & (last[None, :] < right[:, None])  # [pairs, spans]
+    out[:, 1] = np.minimum((inside & trigger[None, :]).sum(axis=1), 3)
+
+    def gap(a: np.ndarray) -> np.ndarray:  # words between span a[k] and every span: [pairs, spans]
+        return np.maximum(first[None, :] - last[a][:, None], first[a][:, None] - last[None, :])
+
+    spans = np.arange(len(labels))
+    for column, anchor, other in ((2, h, t), (3, t, h)):
+        distance = gap(anchor)
+        nearer = (distance < distance[np.arange(len(h)), other][:, None]) & (label_ids[None, :] == label_ids[other][:, None])
+        nearer &= (spans[None, :] != anchor[:, None]) & (spans[None, :] != other[:, None])
+        out[:, column] = np.minimum(nearer.sum(axis=1), 3)
+    return out
 
 
 def decode_relations(
@@ -234,221 +329,5 @@ def window_for(enc: EncodedDocument, head: DecodedSpan, tail: DecodedSpan) -> in
     return WindowIndex(enc)(head, tail)
 
 
-@dataclass
-class RelationJob:
-    """The pairs of one document scored in one of its windows, as relation-head inputs."""
-
-    doc: int
-    window: int
-    pairs: list[tuple[int, int]]  # (head, tail) indices into the document's spans
-    bounds: np.ndarray  # [spans, 2] first and last subtoken of each member span in the window
-    labels: np.ndarray  # [spans] span label index (schema.span_labels)
-    words: np.ndarray  # [spans] document index of each span's first word
-    local_pairs: np.ndarray  # [pairs, 2] indices into the member spans
-
-
-def relation_jobs(doc_index: int, enc: EncodedDocument, spans: Sequence[DecodedSpan], schema: Schema,
-                  label_index: dict[str, int], max_sentences: int, max_subtokens: int) -> list[RelationJob]:
-    """Candidate pairs of one document, grouped by the window that scores them."""
-    if len(spans) < 2:
-        return []
-    starts, ends = span_subtoken_positions(enc, spans)
-    pairs = candidate_pairs([s.label for s in spans], [enc.sentences[s.first_word] for s in spans], starts, ends,
-                            schema, max_sentences, max_subtokens)
-    by_window: dict[int, list[tuple[int, int]]] = {}
-    find = WindowIndex(enc)
-    for h, t in pairs:
-        wi = find(spans[h], spans[t])
-        if wi is not None:
-            by_window.setdefault(wi, []).append((h, t))
-    jobs = []
-    for wi, wpairs in sorted(by_window.items()):
-        win = enc.windows[wi]
-        first = win.window.first
-        members = sorted({k for p in wpairs for k in p})
-        local = {k: n for n, k in enumerate(members)}
-        jobs.append(RelationJob(
-            doc_index, wi, wpairs,
-            np.array([[win.word_start[spans[k].first_word - first], win.word_end[spans[k].last_word - first]]
-                      for k in members], dtype=np.int64),
-            np.array([label_index[spans[k].label] for k in members], dtype=np.int64),
-            np.array([spans[k].first_word for k in members], dtype=np.int64),
-            np.array([[local[h], local[t]] for h, t in wpairs], dtype=np.int64)))
-    return jobs
-
-
-def pad_relation_jobs(jobs: Sequence[RelationJob]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``span_bounds [B, S, 2]``, ``span_labels [B, S]``, ``span_words [B, S]``, ``pairs [B, P, 2]``
-    (int64, zero padded: padded pairs point at span 0 and their scores are dropped)."""
-    n_spans = max(len(j.labels) for j in jobs)
-    n_pairs = max(len(j.local_pairs) for j in jobs)
-    bounds = np.zeros((len(jobs), n_spans, 2), dtype=np.int64)
-    labels = np.zeros((len(jobs), n_spans), dtype=np.int64)
-    words = np.zeros((len(jobs), n_spans), dtype=np.int64)
-    pairs = np.zeros((len(jobs), n_pairs, 2), dtype=np.int64)
-    for b, j in enumerate(jobs):
-        bounds[b, :len(j.labels)] = j.bounds
-        labels[b, :len(j.labels)] = j.labels
-        words[b, :len(j.labels)] = j.words
-        pairs[b, :len(j.local_pairs)] = j.local_pairs
-    return bounds, labels, words, pairs
-
-
-def _relation_chunks(jobs: list[RelationJob], max_windows: int, pair_budget: int) -> Iterator[list[RelationJob]]:
-    """Jobs in batches of similar pair counts: at most ``max_windows`` windows and about
-    ``pair_budget`` padded pairs each."""
-    jobs = sorted(jobs, key=lambda j: -len(j.pairs))
-    chunk: list[RelationJob] = []
-    for job in jobs:
-        # longest first, so the chunk's padded width is its first job's pair count
-        if chunk and (len(chunk) >= max_windows or (len(chunk) + 1) * len(chunk[0].pairs) > pair_budget):
-            yield chunk
-            chunk = []
-        chunk.append(job)
-    if chunk:
-        yield chunk
-
-
-class ExtractorBase:
-    """What every rasd extractor does around its network: text → windows → batched tag scores →
-    constrained Viterbi → candidate pairs → batched relation scores → documents (→ event records).
-
-    A backend sets the attributes named in ``_setup`` and implements ``_forward_tags`` and
-    ``_forward_relations``; everything else, and so every decision made from the scores, is shared.
-    """
-
-    # Documents are processed in blocks of about this many subtokens: windows are batched by
-    # length within a block, and encoder states kept for the relation head never outlive it,
-    # so memory does not grow with the number of documents passed in one call.
-    block_tokens = 16384
-    relation_pair_budget = 2048  # padded pairs per relation-head call (each pair is a few KiB of features)
-
-    def _setup(self, schema: Schema, id2label: dict[int, str], relation_id2label: dict[int, str], encoder,
-               pad_id: int | None, relation_max_sentences: int, relation_max_subtokens: int) -> None:
-        self.schema = schema
-        self.tags = [id2label[i] for i in range(len(id2label))]
-        self.classes = [relation_id2label[i] for i in range(len(relation_id2label))]
-        self.label_index = {l: i for i, l in enumerate(schema.span_labels)}
-        self.encoder = encoder  # a DocumentEncoder
-        self.pad_id = pad_id or 0
-        self.relation_max_sentences = relation_max_sentences
-        self.relation_max_subtokens = relation_max_subtokens
-
-    # ------------------------------------------------------------------ backend
-    def _forward_tags(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, Any]:
-        """Tag log-probabilities ``[batch, seq, tags]`` (numpy float32) and the encoder states
-        ``[batch, seq, hidden]`` in the backend's own array type."""
-        raise NotImplementedError
-
-    def _forward_relations(self, hidden: list[Any], span_bounds: np.ndarray, span_labels: np.ndarray,
-                           span_words: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        """Relation class probabilities ``[batch, pairs, classes]`` (numpy) for windows whose
-        encoder states ``hidden`` (one ``[length, hidden]`` row each, lengths differ) are given."""
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------ public API
-    def extract(self, texts: Sequence[str | Document] | str, batch_size: int = 16,
-                dates: Sequence[str | None] | None = None, events: bool = True,
-                show_progress_bar: bool = False) -> list[Document]:
-        """Predict every text (a string or a ``Document``, whose ``meta`` is kept).
-
-        ``dates`` gives each document's publication date (ISO) for resolving relative times;
-        a ``Document`` may carry it as ``meta['date']`` instead.
-        """
-        if isinstance(texts, (str, Document)):
-            texts = [texts]
-        docs = [t if isinstance(t, Document) else Document(f"doc-{i + 1}", t) for i, t in enumerate(texts)]
-        if dates is not None:
-            if len(dates) != len(docs):
-                raise ValueError(f"{len(dates)} dates for {len(docs)} texts")
-            for d, date in zip(docs, dates):
-                if date:
-                    d.meta = {**d.meta, "date": date}
-        out = self.predict_documents(docs, batch_size=batch_size, show_progress_bar=show_progress_bar)
-        if events:
-            from .events import EventBuilder
-
-            builder = EventBuilder(self.schema)
-            for doc in out:
-                doc.events = builder.build(doc)
-        return out
-
-    def predict_documents(self, docs: Sequence[Document], batch_size: int = 16,
-                          show_progress_bar: bool = False, relations: bool = True) -> list[Document]:
-        """Spans and relations for each document (its gold annotations, if any, are ignored);
-        ``relations=False`` predicts spans only and skips the relation head."""
-        progress = _progress(len(docs) if hasattr(docs, "__len__") else None, show_progress_bar)
-        results: list[Document] = []
-        for block in self._blocks(docs):
-            results += self._predict_block(block, batch_size, relations)
-            if progress:
-                progress.update(len(block))
-        if progress:
-            progress.close()
-        return results
-
-    # ------------------------------------------------------------------ internals
-    def _blocks(self, docs: Iterable[Document]) -> Iterator[list[tuple[Document, EncodedDocument]]]:
-        block: list[tuple[Document, EncodedDocument]] = []
-        tokens = 0
-        for doc in docs:
-            enc = self.encoder.encode_document(doc)
-            block.append((doc, enc))
-            tokens += sum(len(w.input_ids) for w in enc.windows)
-            if tokens >= self.block_tokens:
-                yield block
-                block, tokens = [], 0
-        if block:
-            yield block
-
-    def _predict_block(self, block: list[tuple[Document, EncodedDocument]], batch_size: int,
-                       with_relations: bool = True) -> list[Document]:
-        encoded = [enc for _, enc in block]
-        keep_hidden = with_relations and self.schema.has_relations
-        hidden: dict[tuple[int, int], Any] = {}
-        word_scores = [np.zeros((len(e.words), len(self.tags)), dtype=np.float32) for e in encoded]
-        for batch in window_batches(encoded, batch_size):
-            rows = [encoded[di].windows[wi].input_ids for di, wi in batch]
-            ids, mask = pad_windows(rows, self.pad_id)
-            log_probs, states = self._forward_tags(ids, mask)
-            for k, (di, wi) in enumerate(batch):
-                core, positions = encoded[di].windows[wi].core_positions()
-                word_scores[di][core] = log_probs[k, positions]
-                if keep_hidden:
-                    hidden[(di, wi)] = states[k, :len(rows[k])]
-        paths = viterbi_bio_batch(word_scores, self.tags)
-        spans = [decode_spans(word_scores[di], enc.words, self.tags, paths[di]) for di, enc in enumerate(encoded)]
-        # per document, per window: the relations found there (a document's windows are joined in order)
-        relations: list[dict[int, list[tuple[int, int, str, float]]]] = [{} for _ in encoded]
-        if keep_hidden:
-            jobs = [job for di, enc in enumerate(encoded)
-                    for job in relation_jobs(di, enc, spans[di], self.schema, self.label_index,
-                                             self.relation_max_sentences, self.relation_max_subtokens)]
-            for chunk in _relation_chunks(jobs, max(batch_size, 1), self.relation_pair_budget):
-                probs = self._forward_relations([hidden[(j.doc, j.window)] for j in chunk], *pad_relation_jobs(chunk))
-                for k, job in enumerate(chunk):
-                    relations[job.doc][job.window] = decode_relations(probs[k, :len(job.pairs)], job.pairs,
-                                                                      self.classes)
-        return [to_document(doc, spans[di], [r for wi in sorted(relations[di]) for r in relations[di][wi]])
-                for di, (doc, _) in enumerate(block)]
-
-
-def to_document(doc: Document, spans: Sequence[DecodedSpan], relations: Sequence[tuple[int, int, str, float]]) -> Document:
-    """The predicted copy of ``doc``: its id, text and meta, with span ids ``s1, s2, …``."""
-    out_spans = [Span(s.start, s.end, s.label, doc.text[s.start:s.end], s.score, f"s{k + 1}")
-                 for k, s in enumerate(spans)]
-    out_rels = [Relation(out_spans[h], out_spans[t], label, score) for h, t, label, score in relations]
-    return Document(doc.id, doc.text, dict(doc.meta), out_spans, out_rels)
-
-
-def _progress(total: int | None, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="doc", desc="extract")
-
-
-__all__ = ["DecodedSpan", "ExtractorBase", "OUTSIDE", "RelationJob", "candidate_pairs", "decode_relations",
-           "decode_spans", "pad_relation_jobs", "relation_jobs", "span_subtoken_positions", "to_document",
-           "viterbi_bio", "viterbi_bio_batch", "window_for"]
+__all__ = ["DecodedSpan", "OUTSIDE", "TagTransitions", "crf_marginals", "pair_features", "WindowIndex", "candidate_pairs", "decode_relations", "decode_spans",
+           "span_subtoken_positions", "viterbi_bio", "viterbi_bio_batch", "window_for"]

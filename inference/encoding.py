@@ -1,7 +1,7 @@
 """Text → words → subtokens → encoder windows, the same way for training and inference."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Sequence
 
@@ -18,10 +18,10 @@ class EncodedWindow:
     word_start: list[int]  # per window word: position of its first subtoken in input_ids
     word_end: list[int]  # per window word: position of its last subtoken
 
-    def core_positions(self) -> tuple[slice, list[int]]:
-        """The document words this window answers for, and the positions of their first subtokens."""
+    def core_positions(self) -> tuple[slice, slice]:
+        """The document words this window answers for, and their positions among the window's words."""
         w = self.window
-        return slice(w.core_first, w.core_last), self.word_start[w.core_first - w.first:w.core_last - w.first]
+        return slice(w.core_first, w.core_last), slice(w.core_first - w.first, w.core_last - w.first)
 
 
 @dataclass
@@ -29,6 +29,11 @@ class EncodedDocument:
     words: list[tuple[int, int]]  # character ranges in the caller's text
     sentences: list[int]  # sentence index of every word
     windows: list[EncodedWindow]
+    forms: list[str] = field(default_factory=list)  # every word as the model reads it (normalised)
+
+    def window_forms(self, index: int) -> list[str]:
+        w = self.windows[index].window
+        return self.forms[w.first:w.last]
 
 
 class DocumentEncoder:
@@ -51,18 +56,18 @@ class DocumentEncoder:
         self._backend = _backend_copy(tokenizer)
 
     def encode_document(self, doc) -> EncodedDocument:
-        """Encode a ``Document``; one converted from CoNLL (``meta['tokenization']``) keeps its own
-        tokens as words, so predicted spans line up with its gold."""
-        meta = doc.meta or {}
-        words = split_words(doc.text, meta["tokenization"]) if "tokenization" in meta else None
-        return self.encode(doc.text, words)
+        """Encode a ``Document`` (its words are ``definition.words_of``: one converted from CoNLL
+        keeps its own tokens, so predicted spans line up with its gold)."""
+        from .definition import words_of
+
+        return self.encode(doc.text, words_of(doc, self.word_splitter))
 
     def encode(self, text: str, words: list[tuple[int, int]] | None = None) -> EncodedDocument:
         if words is None:
             words = split_words(text, self.word_splitter)
         sentences = sentence_ids(words, split_sentences(text))
         if not words:
-            return EncodedDocument([], [], [])
+            return EncodedDocument([], [], [], [])
         forms = [self._normalize(text[s:e]) for s, e in words]
         pieces = self._pieces(forms)
         # A word the tokenizer drops entirely still needs one position to carry its label.
@@ -80,7 +85,7 @@ class DocumentEncoder:
             if self.sep_id is not None:
                 ids.append(self.sep_id)
             windows.append(EncodedWindow(w, ids, starts, ends))
-        return EncodedDocument(words, sentences, windows)
+        return EncodedDocument(words, sentences, windows, forms)
 
     def _pieces(self, forms: list[str]) -> list[list[int]]:
         """Subtoken ids of every word, each word tokenized on its own."""
@@ -125,3 +130,51 @@ def pad_windows(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray,
         ids[i, :len(r)] = r
         mask[i, :len(r)] = 1
     return ids, mask
+
+
+def word_input_arrays(forms: Sequence[str], featurizer=None, chars: bool = False) -> dict[str, np.ndarray]:
+    """What a ``WordFeaturizer`` reads from a window's words: ``char_ids [W, max_chars]`` (when
+    ``chars``; always that wide, so a word's vector never depends on the words batched beside it)
+    and ``feature_ids [W, slots]`` (when it has feature kinds)."""
+    out: dict[str, np.ndarray] = {}
+    if featurizer is None:
+        return out
+    if chars:
+        char_ids = np.zeros((len(forms), featurizer.max_chars), dtype=np.int64)
+        for j, form in enumerate(forms):
+            ids = featurizer.chars(form)
+            char_ids[j, :len(ids)] = ids
+        out["char_ids"] = char_ids
+    if featurizer.slots:
+        out["feature_ids"] = np.array([featurizer.features(f) for f in forms], dtype=np.int64).reshape(
+            len(forms), featurizer.slots)
+    return out
+
+
+def pad_model_inputs(rows: Sequence[tuple[Sequence[int], Sequence[int], dict[str, np.ndarray]]],
+                     pad_id: int) -> dict[str, np.ndarray]:
+    """The padded int64 inputs of a batch of windows, each ``(input_ids, word_starts,
+    word_input_arrays)``: ``input_ids``/``attention_mask [B, T]``, ``word_starts``/``word_mask
+    [B, W]`` (each word's first subtoken) and the word arrays padded to ``[B, W, ...]``."""
+    ids, mask = pad_windows([r[0] for r in rows], pad_id)
+    n_words = max(1, max(len(r[1]) for r in rows))
+    out = {"input_ids": ids, "attention_mask": mask,
+           "word_starts": np.zeros((len(rows), n_words), dtype=np.int64),
+           "word_mask": np.zeros((len(rows), n_words), dtype=np.int64)}
+    for i, (_, starts, _) in enumerate(rows):
+        out["word_starts"][i, :len(starts)] = starts
+        out["word_mask"][i, :len(starts)] = 1
+    for name in rows[0][2]:
+        width = rows[0][2][name].shape[1:]
+        out[name] = np.zeros((len(rows), n_words) + width, dtype=np.int64)
+        for i, (_, _, arrays) in enumerate(rows):
+            out[name][i, :len(arrays[name])] = arrays[name]
+    return out
+
+
+def model_inputs(windows: Sequence[tuple[Sequence[int], Sequence[int], Sequence[str]]], pad_id: int,
+                 featurizer=None, chars: bool = False) -> dict[str, np.ndarray]:
+    """``pad_model_inputs`` of windows given as ``(input_ids, word_starts, forms)``: what both
+    extractors feed the network (training precomputes the same ``word_input_arrays``)."""
+    return pad_model_inputs([(ids, starts, word_input_arrays(forms, featurizer, chars))
+                             for ids, starts, forms in windows], pad_id)

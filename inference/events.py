@@ -44,50 +44,50 @@ with those fields empty. Trigger labels are never named: they come from the sche
 from __future__ import annotations
 
 import bisect
+import logging
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .dates import DateRange, resolve_date
+from .acled import COLUMNS, acled_row, settle_category, time_precision
+from .dates import DateRange, parse_report_date, resolve_date
 from .documents import Document, Span
-from .numbers import Count, dual_count, parse_count
+from .numbers import Count, dual_count, parse_count, single_count
 from .schema import Schema
-from .text import normalize, split_sentences
+from .text import fold, split_sentences
+
+if TYPE_CHECKING:
+    from .actors import Actor, ActorDictionary
+    from .geocoding import Gazetteer, Place
 
 __all__ = ["CSV_COLUMNS", "EventBuilder", "EventRecord", "format_record"]
+
+logger = logging.getLogger(__name__)
 
 # Roles and links of the default schema (configs/schema/conflict.yaml).
 AGENT, TARGET, LOCATION, ORIGIN, DESTINATION, TIME, INSTRUMENT = (
     "AGENT", "TARGET", "LOCATION", "ORIGIN", "DESTINATION", "TIME", "INSTRUMENT")
-LOCATED_IN, QUANTITY = "LOCATED_IN", "QUANTITY"
+LOCATED_IN, QUANTITY, MEMBER_OF = "LOCATED_IN", "QUANTITY", "MEMBER_OF"
 _PLACE_ROLES = (LOCATION, ORIGIN, DESTINATION)
 
 # ACLED's political-violence event types: triggers in these categories take the casualties they cause.
 VIOLENT_EVENT_TYPES = frozenset({"Battles", "Explosions/Remote violence", "Violence against civilians"})
 
-CSV_COLUMNS = (
-    "event_id", "doc_id", "event_type", "acled_event_type", "sub_event_type", "date", "date_end", "time_text",
-    "actor1", "actor2", "target", "location", "admin_chain", "fatalities", "count_qualifier", "trigger_text",
-    "mentions", "notes",
-)
-
-
-def _fold(text: str) -> str:
-    """Comparison form: no diacritics or tatweel, one alef, ASCII digits."""
-    return normalize(text).text.strip()
+CSV_COLUMNS = COLUMNS  # ACLED's columns, then rasd's (rasd.inference.acled)
+_DEFAULT = "default"  # EventBuilder's gazetteer and actors: the shared ones, loaded at first use
 
 
 def _name_key(text: str) -> str:
     """What a mention names, for comparing mentions: folded, without a leading conjunction or article
     (والجيش، الجيش and جيش name one force; stripping both sides alike keeps وزارة equal to itself)."""
-    key = _fold(text)
+    key = fold(text).strip()
     while len(key) > 3 and key[0] in "وف":
         key = key[1:]
     return key[2:] if len(key) > 3 and key.startswith("ال") else key
 
 
 def _folded_words(*forms: str) -> frozenset[str]:
-    return frozenset(_fold(f) for f in forms)
+    return frozenset(fold(f) for f in forms)
 
 
 # Words that make a casualty the result of an earlier violent trigger: between the two, right
@@ -99,9 +99,16 @@ _RESULT_WORDS = _folded_words(
 _RESUMPTIVE = _folded_words(
     "فيها", "فيه", "خلالها", "خلاله", "جراءها", "جراءه", "جرائها", "جرائه", "بسببها", "بسببه", "إثرها", "إثره")
 # The word right before a later violent trigger that caused the casualty: مقتل 5 جراء القصف.
-_CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "عقب", "بعد", "حين", "حينما", "عندما")
+# (عقب and بعد "after" are left out: succession is not cause: أعدموا الأسرى عقب سيطرتهم is its own event)
+_CAUSE_WORDS = _folded_words("جراء", "إثر", "نتيجة", "بسبب", "في", "خلال", "حين", "حينما", "عندما")
+# Words that make a casualty a toll reported later about an earlier attack: الحصيلة بلغت، بسقوط قتلى.
+_TOLL_WORDS = _folded_words("حصيلة", "الحصيلة", "سقوط", "بسقوط", "وسقوط")
 # A casualty trigger that names injuries rather than deaths (جرح، جرحى، جريح، إصابة، أصيب، مصابين).
 _INJURY = re.compile("جرح|جريح|اصاب|اصيب|مصاب")
+_ARMED_CLASH = "Armed clash"  # ACLED's sub-event type of a clash between two sides
+_GOVERNMENT, _MILITARY = "Government of ", "Military Forces of "  # rasd.inference.actors' names of a state
+# Words before a count that is part of another one: خمسة مدنيين بينهم طفلان.
+_SUBSET_WORDS = _folded_words("بينهم", "منهم", "بينهن", "منهن", "بينها", "منها")
 _WORD = re.compile(r"\w+")
 
 
@@ -131,38 +138,52 @@ class EventRecord:
     trigger_text: str = ""
     mentions: list[dict[str, Any]] = field(default_factory=list)  # start, end, text, label, score
     notes: list[str] = field(default_factory=list)  # injuries, how many took part
+    # normalised actors (rasd.inference.actors): ACLED's actor1 (who acts) and actor2 (the other side or
+    # the victims), with their types and countries; assoc_* the other actors on each side
+    actor1: str = ""
+    actor1_type: str = ""
+    actor1_country: str = ""
+    assoc_actor_1: list[str] = field(default_factory=list)
+    actor2: str = ""
+    actor2_type: str = ""
+    actor2_country: str = ""
+    assoc_actor_2: list[str] = field(default_factory=list)
+    # the place (rasd.inference.geocoding): where the event happened, as far as the text says
+    place_id: str = ""  # geonames:<id> or iso3166-2:<code>
+    place_name: str = ""
+    place_name_ar: str = ""
+    country: str = ""
+    country_code: str = ""  # ISO alpha-2
+    admin1: str = ""
+    admin1_code: str = ""  # ISO 3166-2
+    admin2: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    geo_precision: int | None = None  # ACLED: 1 town, 2 part of a region or near a town, 3 province or country
+    time_precision: int | None = None  # ACLED: 1 day, 2 a week or less, 3 longer
+    # where the report came from (the document's meta), and the documents a merged record rests on
+    source: str = ""
+    url: str = ""
+    title: str = ""
+    doc_ids: list[str] = field(default_factory=list)
+    confidence: float | None = None  # mean score of the trigger mentions (predictions only)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "EventRecord":
+        """A record from ``to_dict`` output (a JSONL ``events`` entry); unknown keys are an error naming them."""
+        from dataclasses import fields
+
+        unknown = set(raw) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"event record {raw.get('event_id', '?')}: unknown fields {sorted(unknown)}")
+        return cls(**raw)
+
     def to_csv_row(self) -> dict[str, str]:
-        """The record as the CONTRACTS CSV columns, lists joined with ``; ``."""
-        join = "; ".join
-        row = {
-            "event_id": self.event_id,
-            "doc_id": self.doc_id,
-            "event_type": self.event_type,
-            "acled_event_type": self.acled_event_type,
-            "sub_event_type": self.sub_event_type,
-            "date": self.date,
-            "date_end": self.date_end,
-            "time_text": self.time_text,
-            "actor1": self.actors[0] if self.actors else "",
-            "actor2": join(self.actors[1:]),
-            "target": join(self.targets),
-            # ACLED locates a movement where it starts when nothing else is said
-            "location": join(self.locations or self.origin or self.destination),
-            "admin_chain": " > ".join(self.admin_chain),
-            "fatalities": "" if self.fatalities is None else str(self.fatalities),
-            "count_qualifier": self.count_qualifier or "",
-            "trigger_text": self.trigger_text,
-            "mentions": join(f"{m['text']} [{m['start']}:{m['end']}]" for m in self.mentions),
-            # the CSV has no column for these, so they join the notes
-            "notes": join(self.notes + [f"{name}: {', '.join(values)}" for name, values in (
-                ("origin", self.origin), ("destination", self.destination), ("instruments", self.instruments))
-                if values]),
-        }
-        return row
+        """The record as one CSV row of ``CSV_COLUMNS`` (ACLED's, then rasd's), every value a string."""
+        return {k: "" if v is None else str(v) for k, v in acled_row(self).items()}
 
 
 def format_record(record: EventRecord) -> str:
@@ -173,11 +194,24 @@ def format_record(record: EventRecord) -> str:
     fatalities = None
     if record.fatalities is not None:
         fatalities = _format_count(Count(record.count_low, record.count_high, record.count_qualifier))
+    place = ""
+    if record.place_name:
+        where = ", ".join(x for x in (record.place_name, record.admin1, record.country) if x)
+        place = f"{where}  ({record.latitude:.4f}, {record.longitude:.4f}; precision {record.geo_precision})"
+    elif record.country:
+        place = record.country
+
+    def actor(name: str, kind: str, assoc: list[str]) -> str:
+        text = name + (f" [{kind.replace('_', ' ')}]" if kind else "")
+        return text + (f" with {'; '.join(assoc)}" if assoc else "")
+
     fields = [
         ("trigger", record.trigger_text + (f"  ({len(record.mentions)} mentions)" if len(record.mentions) > 1 else "")),
         ("date", " ".join(x for x in (date, f"({record.time_text})" if record.time_text else "") if x)),
-        ("actors", "; ".join(record.actors)),
-        ("targets", "; ".join(record.targets)),
+        ("actor1", actor(record.actor1, record.actor1_type, record.assoc_actor_1) if record.actor1 else ""),
+        ("actor2", actor(record.actor2, record.actor2_type, record.assoc_actor_2) if record.actor2 else ""),
+        ("as written", " / ".join(x for x in ("; ".join(record.actors), "; ".join(record.targets)) if x)),
+        ("place", place),
         ("location", "; ".join(record.locations)),
         ("admin chain", " > ".join(record.admin_chain) if len(record.admin_chain) > 1 else ""),
         ("origin", "; ".join(record.origin)),
@@ -185,6 +219,7 @@ def format_record(record: EventRecord) -> str:
         ("instruments", "; ".join(record.instruments)),
         ("fatalities", fatalities),
         ("notes", "; ".join(record.notes)),
+        ("source", " ".join(x for x in (record.source, record.url) if x)),
     ]
     lines += [f"  {name:<13}{value}" for name, value in fields if value]
     return "\n".join(lines)
@@ -231,8 +266,11 @@ class EventBuilder:
     """
 
     def __init__(self, schema: Schema, casualty_labels: Iterable[str] | None = None,
-                 violent_labels: Iterable[str] | None = None) -> None:
+                 violent_labels: Iterable[str] | None = None, gazetteer: "Gazetteer | str | None" = _DEFAULT,
+                 actors: "ActorDictionary | str | None" = _DEFAULT) -> None:
         self.schema = schema
+        self._gazetteer = gazetteer
+        self._actors = actors
         self.roles = frozenset(schema.roles)
         self.located_in = LOCATED_IN if LOCATED_IN in schema.links else None
         self.quantity = QUANTITY if QUANTITY in schema.links else None
@@ -245,6 +283,39 @@ class EventBuilder:
                               if schema.event_categories.get(label, ("",))[0] in VIOLENT_EVENT_TYPES]
         self.violent_labels = frozenset(violent_labels) - self.casualty_labels
 
+        # place labels: what a LOCATION may be (GPE, LOC, FAC); of them, those that may also act (a GPE)
+        # name places, the others are often common nouns (الساحة، المطار)
+        self.place_labels = frozenset(schema.roles.get(LOCATION, ()))
+        self.place_name_labels = self.place_labels & frozenset(schema.roles.get(AGENT, ()))
+        self.member_of = MEMBER_OF if MEMBER_OF in schema.links else None
+        # a named person: what may be a member (MEMBER_OF head) but not have members (a tail), and is not
+        # a group of civilians: in the default schema PER
+        rule = schema.links.get(MEMBER_OF) if self.member_of else None
+        self.person_labels = (frozenset(rule.heads) - frozenset(rule.tails) - frozenset(schema.civilian_labels)
+                              if rule else frozenset())
+
+    @property
+    def gazetteer(self) -> "Gazetteer | None":
+        """The gazetteer records are geocoded with (None: no geocoding)."""
+        if self._gazetteer == _DEFAULT:
+            from .geocoding import default_gazetteer
+
+            self._gazetteer = default_gazetteer()
+        return self._gazetteer  # type: ignore[return-value]
+
+    @property
+    def actors(self) -> "ActorDictionary | None":
+        """The actor dictionary actors are normalised with (None: actors stay as written)."""
+        if self._actors == _DEFAULT:
+            from .actors import ActorDictionary
+
+            self._actors = ActorDictionary.default()
+        elif isinstance(self._actors, str):
+            from .actors import ActorDictionary
+
+            self._actors = ActorDictionary.from_yaml(self._actors)
+        return self._actors  # type: ignore[return-value]
+
     def build(self, doc: Document) -> list[EventRecord]:
         return _DocumentEvents(self, doc).records()
 
@@ -255,7 +326,7 @@ class _DocumentEvents:
     def __init__(self, builder: EventBuilder, doc: Document) -> None:
         self.b = builder
         self.doc = doc
-        self.report_date = (doc.meta or {}).get("date")
+        self.report_date = self._report_date()
         self._names: dict[tuple, str] = {}
         self.sentences = split_sentences(doc.text) or [(0, len(doc.text))]
         self.sentence_starts = [start for start, _ in self.sentences]
@@ -263,6 +334,7 @@ class _DocumentEvents:
         self.parent: dict[tuple, Span] = {}  # place -> the place containing it
         self.parent_by_text: dict[str, Span] = {}  # the same, for another mention of the place's name
         self.count_of: dict[tuple, Span] = {}  # counted span -> its NUM
+        self.member_of: dict[tuple, Span] = {}  # member or unit -> the force it belongs to
         best_parent: dict[tuple, float] = {}
         heads: dict[tuple, Span] = {}
         for rel in doc.relations:
@@ -279,10 +351,33 @@ class _DocumentEvents:
                     heads[head] = rel.head
             elif rel.label == builder.quantity:
                 self.count_of.setdefault(head, tail)
+            elif rel.label == builder.member_of:
+                self.member_of.setdefault(head, tail)
         for key, span in sorted(heads.items(), key=lambda kv: kv[1].start):
             self.parent_by_text.setdefault(self.name(span), self.parent[key])
         self._chains: dict[tuple, list[Span]] = {}
         self._dates: dict[str, DateRange | None] = {}
+        gazetteer = builder.gazetteer
+        self.places: dict[tuple, "Place"] = {}
+        self.country = None
+        if gazetteer is not None:
+            self.places = gazetteer.geocode_document(doc, builder.place_labels, builder.place_name_labels,
+                                                     builder.located_in)
+            names = [self.text(s) for s in doc.spans if s.label in builder.place_name_labels]
+            self.country = gazetteer.document_country(doc.meta, names)
+        dictionary = builder.actors
+        self.actor_names = dictionary.for_document(self.country, gazetteer) if dictionary is not None else None
+
+    def _report_date(self) -> Any:
+        """``meta['date']`` read as a day; an unreadable one is warned about (relative dates stay empty)."""
+        value = (self.doc.meta or {}).get("date")
+        if value in (None, ""):
+            return None
+        try:
+            return parse_report_date(value)
+        except ValueError as err:
+            logger.warning("%s: %s; its relative dates stay empty", self.doc.id, err)
+            return None
 
     # ------------------------------------------------------------------ lookups
     def text(self, span: Span) -> str:
@@ -345,10 +440,27 @@ class _DocumentEvents:
                 out[k] = before
             elif after is not None and self.caused_by(m, mentions[after]):
                 out[k] = after
+            elif after is None and before is None:
+                toll_of = self.toll_of(m, [mentions[v] for v in violent[:i]])
+                if toll_of is not None:
+                    out[k] = violent[toll_of]
         return out
 
+    def toll_of(self, casualty: _Mention, earlier: list[_Mention]) -> int | None:
+        """Index in ``earlier`` of the attack a later toll reports: a casualty in a sentence with no violent
+        trigger, with no place, time or agent of its own, that the text gives as a toll or a fall of
+        victims (أعلنت الوزارة أن الحصيلة بلغت 31 قتيلا، أفادت بسقوط ثلاثة قتلى) takes the first violent
+        mention of the two sentences before it (the attack the report is about)."""
+        if any(casualty.args.get(role) for role in (AGENT, TIME, *_PLACE_ROLES)):
+            return None
+        start, _ = self.sentences[casualty.sentence]
+        if not any(w in _TOLL_WORDS for w in self.words(start, casualty.span.start)):
+            return None
+        return next((k for k, v in enumerate(earlier) if 0 < casualty.sentence - v.sentence <= 2
+                     and not self.conflict(v.args, casualty.args)), None)
+
     def words(self, start: int, end: int) -> list[str]:
-        return _WORD.findall(_fold(self.doc.text[start:end]))
+        return _WORD.findall(fold(self.doc.text[start:end]))
 
     def results_from(self, violent: _Mention, casualty: _Mention) -> bool:
         """Does the text say that ``casualty``, later in the sentence, results from ``violent``?"""
@@ -375,9 +487,13 @@ class _DocumentEvents:
             return False
         between = self.words(casualty.span.end, violent.span.start)
         trigger = self.name(violent.span)
+        # the cause may name the weapon first: قُتل خمسة جراء صاروخ أطلقه الحوثيون
+        weapons = [w for w in violent.args.get(INSTRUMENT, []) if casualty.span.end <= w.start < violent.span.start]
+        before_weapon = self.words(casualty.span.end, weapons[0].start) if weapons else []
         return (
             not self.doc.text[casualty.span.end:violent.span.start].strip()  # قتلى الهجوم، ضحايا القصف
             or bool(between) and between[-1] in _CAUSE_WORDS  # مقتل 5 مدنيين جراء / في / حين ...
+            or bool(before_weapon) and before_weapon[-1] in _CAUSE_WORDS
             or trigger.startswith("ب") and len(trigger) > 3  # بقصف، بغارة: the preposition is a clitic
         )
 
@@ -479,7 +595,83 @@ class _DocumentEvents:
             record.notes.append(f"injured: {_format_count(injured)}")
         if not is_casualty:
             record.notes += self.participant_counts(own.get(AGENT, []) + own.get(TARGET, []))
+        violent = draft.label in self.b.violent_labels or civilian or (is_casualty and bool(draft.casualties))
+        self.add_actors(record, own.get(AGENT, []), victims, violent, category[1] == _ARMED_CLASH)
+        # where it happened: the scene, else where a movement starts or ends, else the place attacked
+        # (a place addressed by a statement is an actor, not the scene)
+        attacked = [v for v in victims if v.label in self.b.place_labels] if violent else []
+        self.add_place(record, places + origin + destination + attacked)
+        words = " ".join([record.trigger_text, *record.instruments, *(m["text"] for m in record.mentions)])
+        record.acled_event_type, record.sub_event_type = settle_category(
+            record.acled_event_type, record.sub_event_type, record.actor1_type, words)
+        record.time_precision = time_precision(record.date, record.date_end)
+        meta = self.doc.meta or {}
+        record.source, record.url, record.title = (str(meta.get(k) or "") for k in ("source", "url", "title"))
+        record.doc_ids = [self.doc.id]
+        scores = [m["score"] for m in record.mentions if m["score"] is not None]
+        record.confidence = round(sum(scores) / len(scores), 4) if scores else None
         return record
+
+    def actor(self, span: Span, acting: bool = True) -> "Actor | None":
+        """The normalised actor of a mention; a member or unit (جندي) acts for the force it belongs to.
+        A place is an actor only when it acts (a state as an agent); a place attacked is the event's place."""
+        places = self.b.place_labels - (self.b.place_name_labels if acting else frozenset())
+        if self.actor_names is None or span.label in places:
+            return None
+        parent = self.member_of.get(span.key)
+        if parent is not None:
+            found = self.actor_names.resolve(self.text(parent), parent.label in self.b.place_name_labels)
+            if found.type:
+                return found
+        return self.actor_names.resolve(self.text(span), span.label in self.b.place_name_labels)
+
+    def add_actors(self, record: EventRecord, agents: list[Span], victims: list[Span], violent: bool,
+                   clash: bool) -> None:
+        """ACLED's sides: actor1 the first agent; actor2 the first victim, else (in a clash, between two)
+        the second agent; the others of each side as associated actors. A state acting in a violent event
+        is its military (إسرائيل قصفت), elsewhere its government; a place attacked is no actor, a place
+        addressed (طالب فرنسا) is."""
+        def distinct(spans: list[Span], acting: bool) -> list["Actor"]:
+            out: dict[str, "Actor"] = {}
+            for actor in filter(None, (self.actor(s, acting) for s in spans)):
+                if violent and actor.name.startswith(_GOVERNMENT):
+                    actor = replace(actor, name=_MILITARY + actor.name[len(_GOVERNMENT):])
+                out.setdefault(actor.name, actor)
+            return list(out.values())
+
+        side1, side2 = distinct(agents, True), distinct(victims, not violent)
+        if not side2 and len(side1) > 1 and clash:
+            side1, side2 = side1[:1] + side1[2:], side1[1:2]
+        side2 = [a for a in side2 if a.name not in {b.name for b in side1}]
+        if side1:
+            record.actor1, record.actor1_type, record.actor1_country = side1[0].name, side1[0].type, side1[0].country
+            record.assoc_actor_1 = [a.name for a in side1[1:]]
+        if side2:
+            record.actor2, record.actor2_type, record.actor2_country = side2[0].name, side2[0].type, side2[0].country
+            record.assoc_actor_2 = [a.name for a in side2[1:]]
+
+    def add_place(self, record: EventRecord, spans: list[Span]) -> None:
+        """The first place argument that geocodes; else a larger place containing it (LOCATED_IN), at
+        precision 2 at best (the event is somewhere in it); else the document's country alone."""
+        place = None
+        for span in spans:
+            chain = self.chain(span)
+            found = next(((k, self.places[p.key]) for k, p in enumerate(chain) if p.key in self.places), None)
+            if found is not None:
+                steps, place = found
+                if steps and place.precision < 2:
+                    place = replace(place, precision=2)
+                break
+            if span.label in self.b.place_name_labels:
+                break  # a named place the gazetteer lacks: not the next argument (where a flight ended)
+        if place is None:
+            if self.country and self.b.gazetteer is not None:
+                record.country_code, record.country = self.country, self.b.gazetteer.country_name(self.country)
+            return
+        record.place_id, record.place_name, record.place_name_ar = place.id, place.name, place.name_ar
+        record.country, record.country_code = place.country, place.country_code
+        record.admin1, record.admin1_code, record.admin2 = place.admin1, place.admin1_code, place.admin2
+        record.latitude, record.longitude, record.geo_precision = place.latitude, place.longitude, place.precision
 
     def mention(self, m: _Mention) -> dict[str, Any]:
         score = None if m.span.score is None else round(float(m.span.score), 4)
@@ -496,12 +688,28 @@ class _DocumentEvents:
         return max(totals, key=lambda c: (c.low, c.high)) if totals else None
 
     def casualty_counts(self, c: _Mention) -> list[tuple[tuple, Count]]:
-        """``(source span, count)`` of one casualty: its own NUM or dual, else its victims' (TARGET, else AGENT)."""
+        """``(source span, count)`` of one casualty: its own NUM or dual, else its victims' (TARGET, else
+        AGENT): their NUMs or duals, one for a named person or a singular noun of one (امرأة), none for a
+        part of another victim (خمسة مدنيين بينهم طفلان: the children are among the five)."""
         own = self.count(c.span)
         if own:
             return [own]
-        victims = c.args.get(TARGET) or c.args.get(AGENT) or []
-        return [found for found in map(self.count, victims) if found]
+        victims = [v for v in c.args.get(TARGET) or c.args.get(AGENT) or [] if not self.is_subset(v)]
+        out = []
+        for victim in victims:
+            found = self.count(victim)
+            if found is None and victim.label not in self.b.place_labels and (
+                    victim.label in self.b.person_labels or single_count(self.text(victim))):
+                found = (victim.key, Count(1, 1))
+            if found:
+                out.append(found)
+        return out
+
+    def is_subset(self, span: Span) -> bool:
+        """Whether ``span`` (or its NUM) follows بينهم/منهم: a part of victims already counted."""
+        num = self.count_of.get(span.key)
+        start = min(span.start, num.start) if num is not None else span.start
+        return any(w in _SUBSET_WORDS for w in self.words(max(0, start - 20), start)[-2:])
 
     def count(self, span: Span, dual: bool = True) -> tuple[tuple, Count] | None:
         """``(source span, count)`` from the span's QUANTITY link, else (with ``dual``) a dual noun."""

@@ -8,9 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .decoding import ExtractorBase
+from .decoding import TagTransitions
+from .pipeline import ExtractorBase
 from .documents import Document
-from .encoding import DocumentEncoder
 from .modeling import RasdModel
 from .schema import Schema
 
@@ -29,10 +29,11 @@ class Extractor(ExtractorBase):
         self.device = torch.device(device) if device else next(model.parameters()).device
         self.model.to(self.device)
         self.config = model.config
-        encoder = DocumentEncoder(tokenizer, self.config.max_length, self.config.window_stride,
-                                  self.config.word_splitter, self.config.normalization_options)
-        self._setup(model.schema, self.config.id2label, self.config.relation_id2label, encoder,
-                    tokenizer.pad_token_id, self.config.relation_max_sentences, self.config.relation_max_subtokens)
+        learned = None
+        if model.crf is not None:
+            learned = TagTransitions(*(t.detach().float().cpu().numpy() for t in model.crf.transition_scores()))
+        self._setup(self.config.definition, self.config.definition.document_encoder(tokenizer), tokenizer.pad_token_id,
+                    learned)
 
     @classmethod
     def from_pretrained(cls, path_or_hub_id: str | os.PathLike, device: str | None = None,
@@ -40,7 +41,10 @@ class Extractor(ExtractorBase):
         """Load a trained rasd model directory (or hub id) with its tokenizer."""
         from transformers import AutoTokenizer
 
-        model = RasdModel.from_pretrained(path_or_hub_id, schema=schema, **kwargs)
+        from .progress import no_loading_bars
+
+        with no_loading_bars():  # a library call prints nothing of its own
+            model = RasdModel.from_pretrained(path_or_hub_id, schema=schema, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path_or_hub_id)
         return cls(model, tokenizer, device)
 
@@ -54,18 +58,15 @@ class Extractor(ExtractorBase):
                                          relations=relations)
 
     # ------------------------------------------------------------------ backend
-    def _forward_tags(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
-        ids = torch.from_numpy(input_ids).to(self.device)
-        mask = torch.from_numpy(attention_mask).to(self.device)
-        hidden = self.model.encode(ids, mask)
-        log_probs = torch.log_softmax(self.model.tagger(hidden).float(), dim=-1)
-        return log_probs.cpu().numpy(), hidden
+    def _forward_tags(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, torch.Tensor]:
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
+        words = self.model.word_states(**tensors)
+        return self.model.tag_scores(words).cpu().numpy(), words
 
-    def _forward_relations(self, hidden: list[Any], span_bounds: np.ndarray, span_labels: np.ndarray,
-                           span_words: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        states = torch.nn.utils.rnn.pad_sequence(hidden, batch_first=True)
-        args = [torch.from_numpy(a).to(self.device) for a in (span_bounds, span_labels, span_words, pairs)]
-        logits = self.model.relation_logits(states, *args)
+    def _forward_relations(self, states: list[Any], inputs: dict[str, np.ndarray]) -> np.ndarray:
+        words = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
+        logits = self.model.relation_logits(words, **tensors)
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
 

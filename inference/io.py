@@ -5,9 +5,11 @@ as text (the whole file one document, or one per line with ``lines=True``), or `
 standard input (JSONL when every non-empty line starts with ``{``, else one text per line).
 A malformed line is reported as ``FILE:LINE: problem`` and skipped; the rest is processed.
 
-Outputs, by the extension of ``output``: ``.jsonl`` documents in the annotation contract (span
-ids, relations by id, ``score`` fields, an ``events`` list), ``.csv`` one row per event record,
-``-`` JSONL on standard output. Documents stream through in chunks, so memory stays flat.
+Outputs, by the extension of ``output`` (``open_output``, the one writer entry point): ``.jsonl``
+documents in the annotation contract (span ids, relations by id, ``score`` fields, an ``events``
+list), ``.csv`` and ``.parquet`` one row per event record (ACLED's columns, then rasd's:
+``rasd.inference.acled``), ``-`` JSONL on standard output. Documents stream through in chunks, so
+memory stays flat (Parquet is written one row group per chunk).
 """
 from __future__ import annotations
 
@@ -19,18 +21,21 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
+from .acled import COLUMNS, FLOAT_COLUMNS, INTEGER_COLUMNS, acled_row
 from .documents import Document
-from .events import CSV_COLUMNS, format_record
+from .errors import UserError
+from .events import EventRecord, format_record
 
 if TYPE_CHECKING:
-    from .decoding import ExtractorBase
+    from .pipeline import ExtractorBase
 
-__all__ = ["CHUNK_SIZE", "DEVICES", "load_extractor", "read_inputs", "read_jsonl_lines", "read_text_lines", "run_extraction",
-           "unique_ids"]
+__all__ = ["CHUNK_SIZE", "DEVICES", "OUTPUT_SUFFIXES", "OutputWriter", "load_extractor", "open_output", "read_inputs",
+           "read_jsonl_lines", "read_text_lines", "run_extraction", "unique_ids"]
 
 CHUNK_SIZE = 256  # documents handed to the model at once
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
-_OUTPUT_SUFFIXES = (".jsonl", ".csv")
+OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
+_ROW_SUFFIXES = (".csv", ".parquet")
 _STDIN_SPOOL_BYTES = 32 * 2**20  # standard input beyond this is spooled to a temporary file
 
 Reporter = Callable[[str], None]
@@ -167,32 +172,91 @@ def _chunks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
 
 
 # ---------------------------------------------------------------------------------------- writers
-class _Writer:
-    """Writes documents as JSONL or their event records as CSV rows, on a file or standard output."""
+class OutputWriter:
+    """Writes documents (``.jsonl``, ``-``) or their event records as rows (``.csv``, ``.parquet``).
 
-    def __init__(self, output: str) -> None:
-        self.csv = output.lower().endswith(".csv")
-        if output == "-":
-            self.stream: IO[str] = sys.stdout
+    ``write(docs)`` takes documents; ``write_records(records)`` takes records directly (merged ones, for
+    instance) and needs a row format. Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, output: str | os.PathLike) -> None:
+        self.path = os.fspath(output)
+        suffix = Path(self.path).suffix.lower()
+        if self.path != "-" and suffix not in OUTPUT_SUFFIXES:
+            raise ValueError(f"output {self.path!r}: use a .jsonl, .csv or .parquet file, or - for JSONL on "
+                             "standard output")
+        self.rows = suffix in _ROW_SUFFIXES
+        self.format = suffix.lstrip(".") if self.path != "-" else "jsonl"
+        self.stream: IO[str] | None = None
+        self._csv = None
+        self._parquet = None
+        if self.path == "-":
+            self.stream = sys.stdout
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.format == "parquet":
+            import pyarrow.parquet as pq
+
+            self._parquet = pq.ParquetWriter(self.path, _parquet_schema())
         else:
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
-            self.stream = open(output, "w", encoding="utf-8", newline="" if self.csv else None)
-        self.rows = None
-        if self.csv:
-            self.rows = csv.DictWriter(self.stream, fieldnames=list(CSV_COLUMNS))
-            self.rows.writeheader()
+            self.stream = open(self.path, "w", encoding="utf-8", newline="" if self.rows else None)
+            if self.format == "csv":
+                self._csv = csv.DictWriter(self.stream, fieldnames=list(COLUMNS))
+                self._csv.writeheader()
 
     def write(self, docs: Iterable[Document]) -> None:
+        docs = list(docs)
+        if self.rows:
+            self.write_records(record for doc in docs for record in doc.events)
+            return
+        assert self.stream is not None
         for doc in docs:
-            if self.rows is not None:
-                self.rows.writerows(record.to_csv_row() for record in doc.events)
-            else:
-                self.stream.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
+            self.stream.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def write_records(self, records: Iterable[EventRecord | dict[str, Any]]) -> None:
+        if not self.rows:
+            raise ValueError(f"{self.path}: records are written as rows: use a .csv or .parquet output")
+        rows = [acled_row(r if isinstance(r, EventRecord) else EventRecord.from_dict(r)) for r in records]
+        if self._parquet is not None:
+            if rows:
+                import pyarrow as pa
+
+                self._parquet.write_table(pa.Table.from_pylist(rows, schema=_parquet_schema()))
+            return
+        assert self._csv is not None and self.stream is not None
+        self._csv.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
         self.stream.flush()
 
     def close(self) -> None:
-        if self.stream is not sys.stdout:
+        if self._parquet is not None:
+            self._parquet.close()
+        elif self.stream is not None and self.stream is not sys.stdout:
             self.stream.close()
+
+    def __enter__(self) -> "OutputWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_output(output: str | os.PathLike) -> OutputWriter:
+    """The writer for ``output``, chosen by its extension (``.jsonl``, ``.csv``, ``.parquet``, ``-``)."""
+    return OutputWriter(output)
+
+
+def _parquet_schema() -> Any:
+    import pyarrow as pa
+
+    def kind(column: str) -> Any:
+        if column in INTEGER_COLUMNS:
+            return pa.int64()
+        if column in FLOAT_COLUMNS:
+            return pa.float64()
+        return pa.string()
+
+    return pa.schema([(column, kind(column)) for column in COLUMNS])
 
 
 # ---------------------------------------------------------------------------------------- runner
@@ -209,7 +273,7 @@ def load_extractor(model: str | os.PathLike, quantized: bool = False, device: st
     from .onnx_extractor import ENCODER_FILE
 
     if device is not None and device not in DEVICES:
-        raise ValueError(f"device {device!r}: use one of {', '.join(DEVICES)}")
+        raise UserError(f"device {device!r}: use one of {', '.join(DEVICES)}")
     if (Path(model) / ENCODER_FILE).is_file():
         from .onnx_extractor import OnnxExtractor
 
@@ -218,17 +282,18 @@ def load_extractor(model: str | os.PathLike, quantized: bool = False, device: st
             import onnxruntime
 
             if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-                raise ValueError(f"{model}: device 'cuda' needs onnxruntime-gpu (this onnxruntime has "
+                raise UserError(f"{model}: device 'cuda' needs onnxruntime-gpu (this onnxruntime has "
                                  f"{', '.join(onnxruntime.get_available_providers())})")
         return OnnxExtractor.from_pretrained(model, quantized=quantized, threads=threads, providers=providers)
     if quantized:
-        raise ValueError(f"{model}: int8 needs an ONNX export (rasd export-onnx --int8); it has no {ENCODER_FILE}")
+        raise UserError(f"{model}: int8 needs an ONNX export (rasd export-onnx --int8); it has no {ENCODER_FILE}")
     import torch
 
     from .extractor import Extractor
 
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda': torch sees no CUDA GPU here (torch.cuda.is_available() is False)")
+        raise UserError("device 'cuda': torch sees no CUDA GPU here (torch.cuda.is_available() is False); "
+                        "use --device cpu")
     if threads:
         torch.set_num_threads(threads)
     return Extractor.from_pretrained(model, device=device)
@@ -236,18 +301,23 @@ def load_extractor(model: str | os.PathLike, quantized: bool = False, device: st
 
 def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, output: str | os.PathLike,
                    lines: bool = False, batch_size: int = 16, show_progress_bar: bool = True,
-                   print_records: bool = False, quantized: bool = False) -> dict[str, Any]:
+                   print_records: bool = False, quantized: bool = False, merge: bool = False) -> dict[str, Any]:
     """Extract spans, relations and event records from ``inputs`` into ``output``; return counts.
 
     ``model`` is a model directory, a hub id, an ONNX export directory (``quantized``: its int8
     encoder) or an already loaded extractor, torch or ONNX. With
     ``print_records`` each record is also printed as a readable block, on standard output (on
     standard error when the documents themselves go to standard output, so that stays JSONL).
-    Returns ``{documents, spans, relations, events, errors, output}``; ``errors`` lists the skipped inputs.
+    ``merge`` joins the records of different documents that report one event (``event_merge``) before
+    writing them (a row output only).
+    Returns ``{documents, spans, relations, events, errors, output}`` (and ``merged_events``); ``errors``
+    lists the skipped inputs.
     """
     output = os.fspath(output)
-    if output != "-" and not output.lower().endswith(_OUTPUT_SUFFIXES):
-        raise ValueError(f"output {output!r}: use a .jsonl or .csv file, or - for JSONL on standard output")
+    if output != "-" and not output.lower().endswith(OUTPUT_SUFFIXES):
+        raise UserError(f"output {output!r}: use a .jsonl, .csv or .parquet file, or - for JSONL on standard output")
+    if merge and not output.lower().endswith(_ROW_SUFFIXES):
+        raise UserError(f"output {output!r}: merged records are rows: use a .csv or .parquet output")
     extractor = model if hasattr(model, "extract") else load_extractor(model, quantized=quantized)
     stats: dict[str, Any] = {"documents": 0, "spans": 0, "relations": 0, "events": 0, "errors": [], "output": output}
     progress = None
@@ -257,18 +327,22 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
         progress = tqdm(unit="doc", desc="extract", file=sys.stderr)
 
     def warn(message: str) -> None:
-        (progress.write if progress else print)(message, file=sys.stderr)
+        (progress.write if progress is not None else print)(message, file=sys.stderr)
 
     def report(message: str) -> None:
         stats["errors"].append(message)
         warn(message)
 
     record_stream = sys.stderr if output == "-" else sys.stdout
-    writer = _Writer(output)
+    writer = open_output(output)
+    kept: list[EventRecord] = []  # with ``merge``, records wait for the last document
     try:
         for chunk in _chunks(read_inputs(inputs, lines, report, warn), CHUNK_SIZE):
             docs = extractor.extract(chunk, batch_size=batch_size)
-            writer.write(docs)
+            if merge:
+                kept += [record for doc in docs for record in doc.events]
+            else:
+                writer.write(docs)
             for doc in docs:
                 stats["documents"] += 1
                 stats["spans"] += len(doc.spans)
@@ -277,10 +351,16 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
                 if print_records:
                     for record in doc.events:
                         print(format_record(record) + "\n", file=record_stream)
-            if progress:
+            if progress is not None:  # a tqdm without total is falsy
                 progress.update(len(docs))
+        if merge:
+            from .event_merge import merge_records
+
+            merged = merge_records(kept)
+            stats["merged_events"] = len(merged)
+            writer.write_records(merged)
     finally:
         writer.close()
-        if progress:
+        if progress is not None:
             progress.close()
     return stats

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-__all__ = ["Count", "parse_count", "dual_count"]
+from .text import MARKS, fold, strip_clitics
+
+__all__ = ["Count", "parse_count", "dual_count", "single_count"]
 
 
 @dataclass(frozen=True)
@@ -33,50 +35,12 @@ class Count:
 
 
 # ---------------------------------------------------------------------------------------------
-# Light folding, private to rasd's inference helpers until the shared text module settles.
-
-_MARKS = "\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640"  # diacritics, Quranic marks, tatweel
-_MARKS_RE = re.compile(f"[{_MARKS}]")
-_FOLD_TABLE = str.maketrans({
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
-    "٬": ",", "٫": ".",
-    **{chr(0x0660 + i): str(i) for i in range(10)},  # Arabic-Indic digits
-    **{chr(0x06F0 + i): str(i) for i in range(10)},  # Persian digits
-})
-
-
-def _fold(text: str) -> str:
-    """Drop diacritics and tatweel, unify alef/yaa/taa-marbuta spellings, make digits ASCII."""
-    return _MARKS_RE.sub("", text).translate(_FOLD_TABLE)
-
-
-def _strip_clitics(word: str, known: set[str] | dict[str, object]) -> str:
-    """The first reading of a folded ``word`` found in ``known``, peeling و/ف, ب/ل/ك and ال; else ``word``.
-
-    Only readings that are known words are accepted, so a word that merely starts with one of these
-    letters (فبراير, بضعة, كانون) is never cut.
-    """
-    if word in known:
-        return word
-    stems = [word]
-    if word[:1] in ("و", "ف"):
-        stems.append(word[1:])
-    for stem in list(stems):
-        if stem.startswith("لل"):  # ل + ال contracts: للشهر = ل + الشهر
-            stems.append("ال" + stem[2:])
-        if stem[:1] in ("ب", "ل", "ك"):
-            stems.append(stem[1:])
-    stems += [stem[2:] for stem in stems if stem.startswith("ال")]
-    return next((stem for stem in stems if stem in known), word)
-
-
-# ---------------------------------------------------------------------------------------------
 # Lexicon
 
 # Entries are written as spelled in print and folded once here, so they match folded text.
 # First match wins, so negated forms come first: "ما لا يقل عن" also contains "يقل عن".
 _QUALIFIERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(_fold(pattern)), qualifier) for pattern, qualifier in (
+    (re.compile(fold(pattern)), qualifier) for pattern, qualifier in (
         (r"لا يقل (?:عن|على)|على الأقل|بالحد الأدنى", "at_least"),
         (r"لا (?:يزيد|يتجاوز|يتعدى)|على الأكثر|كحد أقصى", "at_most"),
         (r"أكثر من|أزيد من|(?:يزيد|يربو) (?:عن|على)|يفوق|يتجاوز", "more_than"),
@@ -85,32 +49,32 @@ _QUALIFIERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 
-_FEW = frozenset(_fold(word) for word in ("بضع", "بضعة", "عدة"))
-_VAGUE_UNITS = {_fold(word): unit for word, unit in (("عشرات", 10), ("مئات", 100))}
-_PLURAL_MULTIPLIERS = {_fold(word): unit for word, unit in (("آلاف", 10**3), ("ملايين", 10**6), ("مليارات", 10**9))}
+_FEW = frozenset(fold(word) for word in ("بضع", "بضعة", "عدة"))
+_VAGUE_UNITS = {fold(word): unit for word, unit in (("عشرات", 10), ("مئات", 100))}
+_PLURAL_MULTIPLIERS = {fold(word): unit for word, unit in (("آلاف", 10**3), ("ملايين", 10**6), ("مليارات", 10**9))}
 _MULTIPLIERS = {
     **_PLURAL_MULTIPLIERS,
-    **{_fold(word): unit for word, unit in (
+    **{fold(word): unit for word, unit in (
         ("ألف", 10**3), ("ألفا", 10**3), ("مليون", 10**6), ("مليونا", 10**6), ("مليار", 10**9), ("مليارا", 10**9),
     )},
 }
 # Spellings pyarabic's lexicon lacks: construct-state duals (ألفي قتيل), feminine "two", accusatives.
-_EXTRA_NUMBER_WORDS = {_fold(word): spelled for word, spelled in (
+_EXTRA_NUMBER_WORDS = {fold(word): spelled for word, spelled in (
     ("ألفي", "ألفين"), ("مليوني", "مليونين"), ("ملياري", "مليارين"), ("مئتي", "مئتين"), ("مائتي", "مئتين"),
     ("مائتين", "مئتين"), ("مائتان", "مئتان"), ("اثنتان", "اثنان"), ("اثنتين", "اثنين"), ("اثنتي", "اثني"),
     ("مليونا", "مليون"), ("مليارا", "مليار"),
 )}
 # "ثلاث مئة" written apart means 300, but text2number adds it up as 3 + 100.
-_HUNDRED_WORDS = frozenset(_fold(word) for word in ("مئة", "مائة"))
+_HUNDRED_WORDS = frozenset(fold(word) for word in ("مئة", "مائة"))
 _HUNDREDS_APART = {
-    _fold(unit + ending): unit + "مئة"
+    fold(unit + ending): unit + "مئة"
     for unit in ("ثلاث", "أربع", "خمس", "ست", "سبع", "ثمان", "تسع") for ending in ("", "ة", "ي")
 }
 
-_RANGE_WORDS = frozenset(_fold(word) for word in ("إلى", "الى", "حتى"))
+_RANGE_WORDS = frozenset(fold(word) for word in ("إلى", "الى", "حتى"))
 _DIGIT_DASH_RE = re.compile(r"(?<=\d)\s*[-–—]\s*(?=\d)")
 # Punctuation becomes a space, except separators inside a number (2,000  1.5  ١٬٥٠٠).
-_PUNCTUATION_RE = re.compile(rf"[^\w\s.,٫٬{_MARKS}]|(?<!\d)[.,٫٬]|[.,٫٬](?!\d)")
+_PUNCTUATION_RE = re.compile(rf"[^\w\s.,٫٬{MARKS}]|(?<!\d)[.,٫٬]|[.,٫٬](?!\d)")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _THOUSANDS_COMMA_RE = re.compile(r"\d{1,3}(?:,\d{3})+")
 _THOUSANDS_DOT_RE = re.compile(r"\d{1,3}(?:\.\d{3})+")
@@ -125,7 +89,7 @@ def _number_words() -> dict[str, str]:
         from pyarabic.number_const import NUMBER_WORDS
     except ImportError:
         return {}
-    return {**{_fold(word): word for word in NUMBER_WORDS}, **_EXTRA_NUMBER_WORDS}
+    return {**{fold(word): word for word in NUMBER_WORDS}, **_EXTRA_NUMBER_WORDS}
 
 
 @lru_cache(maxsize=1)
@@ -152,10 +116,10 @@ class _Quantity(NamedTuple):
 def _tokenize(text: str) -> list[_Token]:
     tokens = []
     for raw in _PUNCTUATION_RE.sub(" ", _DIGIT_DASH_RE.sub(" إلى ", text)).split():
-        folded = _fold(raw)
+        folded = fold(raw)
         word = _CLITICS_BEFORE_DIGIT_RE.sub("", folded)
         if word == folded:
-            word = _strip_clitics(folded, _quantity_words())
+            word = strip_clitics(folded, _quantity_words())
         tokens.append(_Token(raw, word, joined=folded[:1] in ("و", "ف") and word != folded))
     return tokens
 
@@ -275,7 +239,7 @@ def _split_between(run: list[_Token]) -> tuple[_Quantity, _Quantity] | None:
 
 def parse_count(text: str) -> Count | None:
     """The first count in ``text`` (digits, number words, vague plurals, ranges, duals), or None."""
-    folded = _fold(text)
+    folded = fold(text)
     qualifier = next((name for pattern, name in _QUALIFIERS if pattern.search(folded)), None)
     tokens = _tokenize(text)
     runs = _runs(tokens)
@@ -300,7 +264,7 @@ def parse_count(text: str) -> Count | None:
 
 # Words ending in -ان/-ين that are not duals: broken plurals (سكان, فتيان), "others", and names common
 # in conflict news.
-_NOT_DUAL = frozenset(_fold(word) for word in (
+_NOT_DUAL = frozenset(fold(word) for word in (
     "سكان", "شبان", "فتيان", "صبيان", "غلمان", "جيران", "فرسان", "رهبان", "إخوان", "نيران", "بلدان", "جدران",
     "قضبان", "شجعان", "لبنان", "إيران", "عمان", "سودان", "جولان", "عثمان", "سلمان", "رمضان", "شعبان", "إنسان",
     "مكان", "زمان", "ميدان", "طيران", "عدوان", "بركان", "سلطان", "ديوان", "عنوان", "حيوان", "رضوان", "عدنان",
@@ -308,8 +272,9 @@ _NOT_DUAL = frozenset(_fold(word) for word in (
     # proper names and months that end like a dual
     "بحرين", "نهرين", "رافدين", "تشرين", "برلين", "قزوين", "حرمين", "جنين", "بنين", "صفين", "حطين",
 ))
-# Nisba nouns whose plural is broken (جنود, صبية), so their -يين form can only be a dual.
-_BROKEN_PLURAL_NISBA = frozenset({"جندي", "صبي"})
+# Nouns whose plural is broken (جنود, صبية, مرضى, جرحى), so their -ين form can only be a dual.
+_BROKEN_PLURAL_NISBA = frozenset(fold(w) for w in ("جندي", "صبي", "مريض", "جريح", "قتيل", "أسير", "طفل", "رجل",
+                                                    "شاب", "ضابط", "شرطي", "حارس", "صحفي", "مسعف"))
 _DUAL_ENDING_MARKS_RE = re.compile("([\u064B-\u0652]*)ي\u0652?ن[\u064B-\u0652]*$")
 _FATHA, _KASRA = "\u064E", "\u0650"
 
@@ -322,13 +287,13 @@ def dual_count(word: str) -> int | None:
     """
     raw = word.strip()
     marks = _DUAL_ENDING_MARKS_RE.search(raw)
-    folded = _fold(raw)
+    folded = fold(raw)
     readings = _readings(folded)
     if any(reading in _NOT_DUAL for reading in readings) or (marks and _KASRA in marks.group(1)):
         return None
     number = next((_number_words()[w] for w in (folded, *readings) if w in _number_words()), None)
     if number is not None:  # اثنين is two; عشرين and ألفين only look like duals
-        return 2 if _fold(number) in ("اثنان", "اثنين") else None
+        return 2 if fold(number) in ("اثنان", "اثنين") else None
     if marks and _FATHA in marks.group(1):
         return 2
 
@@ -355,7 +320,22 @@ def _dual_shape(word: str) -> bool | None:
         return True
     shares_plural = (
         (stem.endswith("ي") and stem not in _BROKEN_PLURAL_NISBA)  # nisba: مدنيين
-        or (stem.startswith("م") and len(stem) >= 4)  # participles: مسلحين, معتقلين
+        or (stem.startswith("م") and len(stem) >= 4 and stem not in _BROKEN_PLURAL_NISBA)  # participles: مسلحين
         or (len(stem) == 4 and "ا" in (stem[1], stem[2]))  # فاعل, فعّال: ناشطين, فلاحين
     )
     return not shares_plural
+
+
+# Singular nouns of one person: a casualty that names one (قُتلت امرأة) counts one.
+_ONE_PERSON = frozenset(fold(w) for w in (
+    "امرأة", "امرأه", "سيدة", "فتاة", "طفل", "طفلة", "رضيع", "رضيعة", "رجل", "شاب", "شابة", "مسن", "مسنة", "جندي",
+    "ضابط", "شرطي", "عنصر", "مدني", "مواطن", "مواطنة", "صحفي", "صحفية", "طبيب", "مسعف", "ناشط", "قيادي", "قائد",
+    "مسلح", "مقاتل", "حارس", "سائق", "شخص", "طالب", "معلم", "راع", "مزارع", "صياد",
+))
+
+
+def single_count(word: str) -> int | None:
+    """1 when ``word`` (a victim with no number) is the singular noun of one person (امرأة، طفلا، جنديا), else None."""
+    readings = _readings(fold(word.strip()))
+    readings |= {r[:-1] for r in readings if r.endswith("ا") and len(r) > 3}  # the accusative of an indefinite
+    return 1 if readings & _ONE_PERSON else None

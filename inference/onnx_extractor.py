@@ -5,12 +5,12 @@
     docs = extractor.extract(["..."], dates=["2024-12-07"])
 
 The directory is what ``rasd.training.export_onnx.export_onnx`` writes: ``model.onnx`` (encoder
-+ tagger), optionally ``model.int8.onnx``, ``relations.onnx`` (the relation scorer),
-``config.json`` and ``tokenizer.json``. At run time this needs only ``onnxruntime``,
-``tokenizers`` and ``numpy`` (``pip install 'rasd[onnx]'``): the windows, the constrained
-Viterbi, the candidate pairs and the output documents are the torch ``Extractor``'s own code
-(``rasd.inference.decoding.ExtractorBase``), so both paths make the same decisions from the same
-scores.
++ word-level parts + tagger), optionally ``model.int8.onnx``, ``relations.onnx`` (the relation
+scorer), ``config.json``, ``tokenizer.json`` and, for a model with a CRF, ``crf.json``. At run
+time this needs only ``onnxruntime``, ``tokenizers`` and ``numpy`` (``pip install 'rasd[onnx]'``):
+the windows, the word inputs, the constrained Viterbi, the candidate pairs and the output
+documents are the torch ``Extractor``'s own code (``rasd.inference.pipeline.ExtractorBase``), so
+both paths make the same decisions from the same scores.
 """
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .decoding import ExtractorBase
-from .encoding import DocumentEncoder
-from .schema import Schema
-from .text import NormalizationOptions
+from .pipeline import ExtractorBase
+from .decoding import TagTransitions
+from .definition import ModelDefinition, check_model_version
 
 ENCODER_FILE = "model.onnx"
 ENCODER_INT8_FILE = "model.int8.onnx"
 RELATION_FILE = "relations.onnx"
+CRF_FILE = "crf.json"
 _DEFAULT_SPECIALS = {"cls_token": "[CLS]", "sep_token": "[SEP]", "unk_token": "[UNK]", "pad_token": "[PAD]"}
 
 
@@ -83,22 +83,20 @@ class OnnxExtractor(ExtractorBase):
     makes every document's result independent of the others.
     """
 
-    def __init__(self, encoder_session, relation_session, config: dict[str, Any], tokenizer: TokenizerAdapter) -> None:
+    def __init__(self, encoder_session, relation_session, config: dict[str, Any], tokenizer: TokenizerAdapter,
+                 learned: TagTransitions | None = None) -> None:
         self.session = encoder_session
         self.relation_session = relation_session
         self.config = config
-        schema = Schema.from_dict(config["schema"])
-        id2label = {int(k): v for k, v in config["id2label"].items()}
-        relation_id2label = {int(k): v for k, v in (config.get("relation_id2label") or {}).items()} \
-            or dict(enumerate(schema.relation_classes))
-        encoder = DocumentEncoder(tokenizer, int(config.get("max_length", 512)), int(config.get("window_stride", 128)),
-                                  config.get("word_splitter", "arabic"),
-                                  NormalizationOptions.from_dict(config.get("normalization")))
-        self._setup(schema, id2label, relation_id2label, encoder, tokenizer.pad_token_id,
-                    int(config.get("relation_max_sentences", 1)), int(config.get("relation_max_subtokens", 128)))
-        if schema.has_relations and relation_session is None:
+        definition = ModelDefinition.from_config(config)
+        if definition.options.crf and learned is None:
+            raise FileNotFoundError(f"the model has a CRF but no {CRF_FILE} was given; export it again with rasd export-onnx")
+        self._setup(definition, definition.document_encoder(tokenizer), tokenizer.pad_token_id, learned)
+        if definition.schema.has_relations and relation_session is None:
             raise FileNotFoundError(f"the schema has relations but no {RELATION_FILE} was given")
-        self._outputs = ["tag_log_probs", "hidden_states"] if schema.has_relations else ["tag_log_probs"]
+        self._inputs = {i.name for i in encoder_session.get_inputs()}
+        self._relation_inputs = {i.name for i in relation_session.get_inputs()} if relation_session else set()
+        self._outputs = ["tag_scores", "word_states"] if definition.schema.has_relations else ["tag_scores"]
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, quantized: bool = False, threads: int | None = None,
@@ -114,6 +112,7 @@ class OnnxExtractor(ExtractorBase):
             config = json.load(f)
         if config.get("model_type") != "rasd" or "schema" not in config:
             raise ValueError(f"{path}/config.json is not a rasd model config")
+        check_model_version(config.get("rasd_version"), path)
         model_file = path / (ENCODER_INT8_FILE if quantized else ENCODER_FILE)
         if not model_file.is_file():
             hint = " (export with quantize=True)" if quantized else ""
@@ -133,22 +132,24 @@ class OnnxExtractor(ExtractorBase):
         if (path / RELATION_FILE).is_file():
             relation_session = ort.InferenceSession(str(path / RELATION_FILE), sess_options=session_options,
                                                     providers=providers)
-        return cls(session, relation_session, config, TokenizerAdapter.from_dir(path))
+        learned = None
+        if (path / CRF_FILE).is_file():
+            with open(path / CRF_FILE, encoding="utf-8") as f:
+                learned = TagTransitions.from_lists(json.load(f))
+        return cls(session, relation_session, config, TokenizerAdapter.from_dir(path), learned)
 
     # ------------------------------------------------------------------ backend
-    def _forward_tags(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, Any]:
-        out = self.session.run(self._outputs, {"input_ids": input_ids, "attention_mask": attention_mask})
+    def _forward_tags(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+        out = self.session.run(self._outputs, {k: v for k, v in inputs.items() if k in self._inputs})
         return out[0], (out[1] if len(out) > 1 else None)
 
-    def _forward_relations(self, hidden: list[Any], span_bounds: np.ndarray, span_labels: np.ndarray,
-                           span_words: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        width = max(len(h) for h in hidden)
-        states = np.zeros((len(hidden), width, hidden[0].shape[-1]), dtype=hidden[0].dtype)
-        for k, h in enumerate(hidden):
-            states[k, :len(h)] = h
-        return self.relation_session.run(["relation_probs"], {
-            "hidden_states": states, "span_bounds": span_bounds, "span_labels": span_labels,
-            "span_words": span_words, "pairs": pairs})[0]
+    def _forward_relations(self, states: list[Any], inputs: dict[str, np.ndarray]) -> np.ndarray:
+        width = max(len(h) for h in states)
+        words = np.zeros((len(states), width, states[0].shape[-1]), dtype=states[0].dtype)
+        for k, h in enumerate(states):
+            words[k, :len(h)] = h
+        feed = {k: v for k, v in inputs.items() if k in self._relation_inputs}
+        return self.relation_session.run(["relation_probs"], {"word_states": words, **feed})[0]
 
 
 def load_onnx_model(path: str | os.PathLike, quantized: bool = False, **kwargs) -> OnnxExtractor:

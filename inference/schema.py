@@ -95,7 +95,10 @@ class Schema:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "Schema":
-        with open(path, encoding="utf-8") as f:
+        """Read a schema file; ``configs/schema/NAME.yaml`` falls back to the packaged copy (see ``resources``)."""
+        from .resources import resolve_path
+
+        with open(resolve_path(path), encoding="utf-8") as f:
             raw = yaml.safe_load(f)
         if not isinstance(raw, dict):
             raise SchemaError(f"{path}: a schema file must be a YAML mapping")

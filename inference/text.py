@@ -15,16 +15,19 @@ _DIACRITICS = set(chr(c) for c in range(0x064B, 0x0660)) | {"\u0670"} | set(chr(
     | set(chr(c) for c in range(0x06D6, 0x06EE))
 _TATWEEL = "\u0640"
 _ALEF_VARIANTS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا"}
+_ALEF_MAQSURA = {"ى": "ي"}
+_TAA_MARBUTA = {"ة": "ه"}
 _DIGITS = {**{chr(0x0660 + i): str(i) for i in range(10)}, **{chr(0x06F0 + i): str(i) for i in range(10)}}
+_NUMBER_SEPARATORS = {"٬": ",", "٫": "."}  # Arabic thousands and decimal separators
 # Zero-width and bidi controls that news feeds leave in; they carry no content.
 _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
               "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff", "\u00ad"}
 
 # Marks, tatweel and invisible controls belong to the word they sit in.
-_MARKS = "\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u00ad\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+MARKS = "\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u00ad\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff"
 # A word: a number with inner separators (2,000  و1.5  ١٬٥٠٠), or a run of letters, digits and marks
 # (attached clitics stay in the word); any other visible character is a word of its own.
-WORD_PATTERN = re.compile(rf"[\w{_MARKS}]*\d(?:[.,٫٬]\d+)+|[\w{_MARKS}]+|[^\s\w{_MARKS}]", re.UNICODE)
+WORD_PATTERN = re.compile(rf"[\w{MARKS}]*\d(?:[.,٫٬]\d+)+|[\w{MARKS}]+|[^\s\w{MARKS}]", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?؟…]+(?=\s)|[.!?؟…]+$|\n")
 
 
@@ -92,9 +95,9 @@ def normalize(text: str, options: NormalizationOptions | None = None) -> Normali
     if opts.alef:
         table.update(_ALEF_VARIANTS)
     if opts.alef_maqsura:
-        table["ى"] = "ي"
+        table.update(_ALEF_MAQSURA)
     if opts.taa_marbuta:
-        table["ة"] = "ه"
+        table.update(_TAA_MARBUTA)
     if opts.digits:
         table.update(_DIGITS)
     out, index = [], []
@@ -104,6 +107,66 @@ def normalize(text: str, options: NormalizationOptions | None = None) -> Normali
         out.append(table.get(ch, ch))
         index.append(i)
     return NormalizedText("".join(out), text, tuple(index))
+
+
+# The comparison form: every spelling variant folded, so that lexicons match whatever the writer chose.
+_FOLD_DROP = re.compile("[" + "".join(sorted(_DIACRITICS | _INVISIBLE | {_TATWEEL})) + "]")
+_FOLD_TABLE = str.maketrans({**_ALEF_VARIANTS, **_ALEF_MAQSURA, **_TAA_MARBUTA, **_DIGITS, **_NUMBER_SEPARATORS})
+
+
+def fold(text: str) -> str:
+    """The comparison form of ``text``: no diacritics, tatweel or invisible controls; one alef (أ إ آ ٱ -> ا),
+    ى -> ي, ة -> ه; ASCII digits, and ``٬``/``٫`` as ``,``/``.``.
+
+    For matching words against lexicons and gazetteers, never for offsets (use ``normalize`` for those).
+    """
+    return _FOLD_DROP.sub("", text).translate(_FOLD_TABLE)
+
+
+def clitic_readings(word: str) -> list[str]:
+    """``word`` (folded) and what remains after peeling the proclitics و/ف, then ب/ل/ك, then the article ال
+    (لل is ل + ال), most complete first: ``وبالحسكه`` gives ``وبالحسكه, بالحسكه, الحسكه, حسكه``.
+
+    Every reading is a guess: a word that merely starts with these letters (فبراير, بضعه) yields readings
+    too, so callers accept a reading only when it is a word they know (``strip_clitics``).
+    """
+    stems = [word]
+    if word[:1] in ("و", "ف") and len(word) > 2:
+        stems.append(word[1:])
+    for stem in list(stems):
+        if stem.startswith("لل") and len(stem) > 3:  # ل + ال contracts: للشهر = ل + الشهر
+            stems.append("ال" + stem[2:])
+        if stem[:1] in ("ب", "ل", "ك") and len(stem) > 2:
+            stems.append(stem[1:])
+    stems += [stem[2:] for stem in stems if stem.startswith("ال") and len(stem) > 3]
+    return list(dict.fromkeys(stems))
+
+
+def strip_clitics(word: str, known: "set[str] | dict[str, Any] | frozenset[str]") -> str:
+    """The first reading of the folded ``word`` (``clitic_readings``) found in ``known``; else ``word``.
+
+    Only readings that are known words are accepted, so a word that merely starts with one of these
+    letters (فبراير, بضعة, كانون) is never cut.
+    """
+    return next((stem for stem in clitic_readings(word) if stem in known), word)
+
+
+def stem_guess(word: str) -> str:
+    """The most peeled reading of the folded ``word`` (``clitic_readings``), known word or not: a
+    stem for features that have no lexicon to check against (وبالقوات -> قوات, بغداد -> غداد)."""
+    return clitic_readings(word)[-1]
+
+
+def phrase_readings(phrase: str) -> list[str]:
+    """A folded multi-word name with the clitics of its first word peeled (``clitic_readings``) and the
+    article on and off: ``والجيش السوري`` gives ``الجيش السوري``, ``جيش السوري`` …; ``حسكه`` gives ``الحسكه``."""
+    first, _, rest = phrase.partition(" ")
+    out: list[str] = []
+    for reading in clitic_readings(first):
+        out.append(f"{reading} {rest}".strip())
+        if not reading.startswith("ال"):
+            out.append(f"ال{reading} {rest}".strip())
+    return list(dict.fromkeys(out))
 
 
 def normalize_word(word: str, options: NormalizationOptions | None = None) -> str:

@@ -1,8 +1,8 @@
 """A linear-chain CRF baseline on the same ANERcorp train/dev split that `rasd train` carves.
 
-Features are the usual ones of a feature-based Arabic NER tagger: the word, its prefixes and
-suffixes of 1-3 characters, its length and digit/Latin shape, and the same for the words up to two
-positions away. Scored with rasd's own metrics (strict spans) on the dev split and, cross-domain,
+Features are the usual ones of a feature-based Arabic NER tagger: the word, its stem without
+attached clitics, its prefixes and suffixes of 1-3 characters, its length and digit/Latin shape,
+and the same for the words up to two positions away. Scored with rasd's own metrics (strict spans) on the dev split and, cross-domain,
 on AQMAR, so its figures sit beside the encoders' in docs/results.md.
 
     pip install sklearn-crfsuite
@@ -17,6 +17,7 @@ import time
 import sklearn_crfsuite
 
 from rasd.inference.schema import Schema
+from rasd.inference.text import fold, stem_guess
 from rasd.training.convert import from_bio, read_conll, to_bio
 from rasd.training.metrics import score_documents
 from rasd.training.trainer import split_dev
@@ -24,6 +25,7 @@ from rasd.training.trainer import split_dev
 
 def word_features(word: str, prefix: str) -> dict[str, object]:
     features: dict[str, object] = {f"{prefix}w": word, f"{prefix}len": min(len(word), 8),
+                                   f"{prefix}stem": stem_guess(fold(word)),
                                    f"{prefix}digit": any(c.isdigit() for c in word),
                                    f"{prefix}latin": any("a" <= c.lower() <= "z" for c in word)}
     for n in (1, 2, 3):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from rasd.inference.errors import UserError
+
 API_KEY_ENV = "RASD_API_KEY"  # rasd serve reads the API key from this variable, never from its arguments
 API_KEY_HEADER = "X-API-Key"
 
@@ -35,12 +37,12 @@ class ServeConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, (int, float)) and value < 0:
-                raise ValueError(f"serve option {f.name} must not be negative, not {value}")
+                raise UserError(f"serve option {f.name} must not be negative, not {value}")
         for name in ("max_documents", "max_characters", "max_batch_documents", "max_queue"):
             if getattr(self, name) < 1:
-                raise ValueError(f"serve option {name} must be at least 1")
+                raise UserError(f"serve option {name} must be at least 1")
         if self.timeout_s <= 0:
-            raise ValueError("serve option timeout_s must be positive")
+            raise UserError("serve option timeout_s must be positive")
 
     @property
     def body_limit(self) -> int:

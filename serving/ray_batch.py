@@ -7,8 +7,9 @@ Inputs are JSONL (``.jsonl``, ``.ndjson``, optionally ``.gz``) or Parquet shards
 optional ``id`` and ``meta``) under a directory or any fsspec URL (``s3://``, ``gs://``, ...).
 Each shard becomes, under the output directory or URL and with the same relative name,
 ``NAME.jsonl`` and/or ``NAME.parquet`` (documents with spans, relations and event records, as
-``rasd extract`` writes them) and ``NAME.events.csv`` (the event rows that ``rasd extract -o
-x.csv`` writes), so a shard's outputs are exactly those of ``rasd extract`` on that shard.
+``rasd extract`` writes them) and ``NAME.events.csv`` or ``NAME.events.parquet`` (the event rows
+that ``rasd extract -o x.csv`` writes, through the same writer), so a shard's outputs are exactly
+those of ``rasd extract`` on that shard.
 
 A shard is the unit of work and of resumption: ``map_batches`` sends one shard at a time to a
 fixed pool of extractor actors (each loads the model once), an actor streams the shard through
@@ -31,7 +32,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, Sequence
 
 from rasd.inference.documents import Document
-from rasd.inference.io import (_OUTPUT_SUFFIXES, CHUNK_SIZE, _chunks, _Writer, load_extractor, read_jsonl_lines,
+from rasd.inference.errors import UserError
+from rasd.inference.io import (CHUNK_SIZE, OUTPUT_SUFFIXES, _chunks, load_extractor, open_output, read_jsonl_lines,
                                unique_ids)
 
 from .memory import release_free_memory
@@ -41,7 +43,7 @@ PARQUET_SUFFIXES = (".parquet",)
 DOCUMENT_FORMATS = ("jsonl", "parquet")
 EVENTS_SUFFIX = ".events"  # NAME.events.csv beside NAME.jsonl
 # the file types io's writer writes event rows as (every output type but the documents' JSONL)
-_EVENT_SUFFIXES = tuple(s for s in _OUTPUT_SUFFIXES if s not in JSONL_SUFFIXES)
+_EVENT_SUFFIXES = tuple(s for s in OUTPUT_SUFFIXES if s not in JSONL_SUFFIXES)
 _PARQUET_ROWS = 1024  # rows read from a Parquet shard at a time
 
 Reporter = Callable[[str], None]
@@ -95,7 +97,7 @@ def list_shards(inputs: str) -> list[Shard]:
         if name is None or any(part.startswith(".") for part in PurePosixPath(relative).parts):
             continue  # other files, and hidden ones (our own temporary files among them)
         if name in shards:
-            raise ValueError(f"{shards[name].url} and {path} would both write {name}.*: rename one")
+            raise UserError(f"{shards[name].url} and {path} would both write {name}.*: rename one")
         shards[name] = Shard(fs.unstrip_protocol(path) if "://" in inputs else path, name)
     return [shards[k] for k in sorted(shards)]
 
@@ -172,7 +174,8 @@ class _ParquetDocuments:
 
 
 def _open_writer(fmt: str, path: str):
-    return _ParquetDocuments(path) if fmt == "parquet" else _Writer(path)  # jsonl documents, event rows
+    # documents as Parquet are ours; JSONL documents and event rows are io's writer, chosen by the extension
+    return _ParquetDocuments(path) if fmt == "parquet" else open_output(path)
 
 
 def extract_shard(extractor, shard: Shard, output: str, formats: Sequence[str], events: str | None,
@@ -299,47 +302,12 @@ def _init_ray(address: str | None, num_cpus: int | None, object_store_mb: int | 
     return time.perf_counter() - started
 
 
-def run_batch(model: str | os.PathLike, inputs: str | os.PathLike, output: str | os.PathLike,
-              formats: Sequence[str] = ("jsonl",), events: str | None = "csv", workers: int = 2,
-              threads_per_worker: int = 1, gpus_per_worker: float = 0.0, batch_size: int = 16,
-              quantized: bool | None = None, device: str | None = None, overwrite: bool = False,
-              address: str | None = None, num_cpus: int | None = None, object_store_mb: int | None = None,
-              report: Reporter | None = None) -> dict[str, Any]:
-    """Extract every shard under ``inputs`` that has no complete outputs under ``output``.
-
-    ``formats``: document outputs (``jsonl``, ``parquet``); ``events``: the event rows' file type
-    (``csv``; ``None``: none). ``workers`` actors with ``threads_per_worker`` CPUs (and
-    ``gpus_per_worker`` GPUs) each. ``quantized`` (default: when ``model`` is an ONNX export
-    with an int8 encoder) runs the int8 encoder. ``report`` gets a line per shard as it finishes.
-    Returns counts, per-shard rows, failures and timings.
-    """
-    from rasd.inference.onnx_extractor import ENCODER_INT8_FILE
-
-    model, inputs, output = _absolute(os.fspath(model)), _absolute(os.fspath(inputs)), _absolute(os.fspath(output))
-    unknown = set(formats) - set(DOCUMENT_FORMATS)
-    if unknown or not (formats or events):
-        raise ValueError(f"document formats {sorted(unknown) or 'none'}: use {', '.join(DOCUMENT_FORMATS)} "
-                         f"(and/or event rows)")
-    if events is not None and f".{events}" not in _EVENT_SUFFIXES:
-        raise ValueError(f"event rows as {events!r}: use one of {', '.join(s[1:] for s in _EVENT_SUFFIXES)}")
-    if _inside(output, inputs):
-        raise ValueError(f"output {output} lies inside the input {inputs}: its files would be read as shards")
-    if quantized is None:
-        quantized = "://" not in model and (Path(model) / ENCODER_INT8_FILE).is_file()
-    started = time.perf_counter()
-    shards = list_shards(inputs)
-    pending = shards if overwrite else _pending(shards, output, formats, events)
-    summary: dict[str, Any] = {"shards": len(shards), "skipped": len(shards) - len(pending), "written": 0,
-                               "failed": [], "documents": 0, "spans": 0, "relations": 0, "events": 0,
-                               "problems": [], "output": output, "quantized": quantized, "workers": 0,
-                               "ray_init_seconds": 0.0, "max_load_seconds": 0.0, "busiest_worker_seconds": 0.0,
-                               "worker_seconds": {}, "worker_cpu_seconds": 0.0, "seconds": 0.0, "rows": []}
-    if not pending:
-        summary["seconds"] = time.perf_counter() - started
-        return summary
+def _run_shards(summary: dict[str, Any], pending: list[Shard], model: str, quantized: bool, device: str | None,
+                threads_per_worker: int, gpus_per_worker: float, batch_size: int, output: str,
+                formats: Sequence[str], events: str | None, workers: int, report: Reporter | None) -> None:
+    """The shards through a fixed pool of ``ShardWorker`` actors; their rows fill ``summary``."""
     import ray
 
-    summary["ray_init_seconds"] = _init_ray(address, num_cpus, object_store_mb)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     summary["workers"] = n_workers = max(1, min(workers, len(pending)))
@@ -366,6 +334,56 @@ def run_batch(model: str | os.PathLike, inputs: str | os.PathLike, output: str |
             report(f"{row['name']}: " + (f"FAILED {row['failed']}" if row["failed"] else
                                          f"{row['documents']} documents, {row['events']} events in "
                                          f"{row['seconds']:.1f} s (worker {row['worker']})"))
+
+
+def run_batch(model: str | os.PathLike, inputs: str | os.PathLike, output: str | os.PathLike,
+              formats: Sequence[str] = ("jsonl",), events: str | None = "csv", workers: int = 2,
+              threads_per_worker: int = 1, gpus_per_worker: float = 0.0, batch_size: int = 16,
+              quantized: bool | None = None, device: str | None = None, overwrite: bool = False,
+              address: str | None = None, num_cpus: int | None = None, object_store_mb: int | None = None,
+              report: Reporter | None = None) -> dict[str, Any]:
+    """Extract every shard under ``inputs`` that has no complete outputs under ``output``.
+
+    ``formats``: document outputs (``jsonl``, ``parquet``); ``events``: the event rows' file type
+    (``csv``, ``parquet``; ``None``: none). ``workers`` actors with ``threads_per_worker`` CPUs (and
+    ``gpus_per_worker`` GPUs) each. ``quantized`` (default: when ``model`` is an ONNX export
+    with an int8 encoder) runs the int8 encoder. ``report`` gets a line per shard as it finishes.
+    Returns counts, per-shard rows, failures and timings.
+    """
+    from rasd.inference.onnx_extractor import ENCODER_INT8_FILE
+
+    model, inputs, output = _absolute(os.fspath(model)), _absolute(os.fspath(inputs)), _absolute(os.fspath(output))
+    unknown = set(formats) - set(DOCUMENT_FORMATS)
+    if unknown or not (formats or events):
+        raise UserError(f"document formats {sorted(unknown) or 'none'}: use {', '.join(DOCUMENT_FORMATS)} "
+                         f"(and/or event rows)")
+    if events is not None and f".{events}" not in _EVENT_SUFFIXES:
+        raise UserError(f"event rows as {events!r}: use one of {', '.join(s[1:] for s in _EVENT_SUFFIXES)}")
+    if _inside(output, inputs):
+        raise UserError(f"output {output} lies inside the input {inputs}: its files would be read as shards")
+    if quantized is None:
+        quantized = "://" not in model and (Path(model) / ENCODER_INT8_FILE).is_file()
+    started = time.perf_counter()
+    shards = list_shards(inputs)
+    pending = shards if overwrite else _pending(shards, output, formats, events)
+    summary: dict[str, Any] = {"shards": len(shards), "skipped": len(shards) - len(pending), "written": 0,
+                               "failed": [], "documents": 0, "spans": 0, "relations": 0, "events": 0,
+                               "problems": [], "output": output, "quantized": quantized, "workers": 0,
+                               "ray_init_seconds": 0.0, "max_load_seconds": 0.0, "busiest_worker_seconds": 0.0,
+                               "worker_seconds": {}, "worker_cpu_seconds": 0.0, "seconds": 0.0, "rows": []}
+    if not pending:
+        summary["seconds"] = time.perf_counter() - started
+        return summary
+    import ray
+
+    ours = not ray.is_initialized()  # a Ray this call starts, it also stops
+    summary["ray_init_seconds"] = _init_ray(address, num_cpus, object_store_mb)
+    try:
+        _run_shards(summary, pending, model, quantized, device, threads_per_worker, gpus_per_worker, batch_size,
+                    output, formats, events, workers, report)
+    finally:
+        if ours:
+            ray.shutdown()
     busy: dict[int, float] = {}
     for row in summary["rows"]:
         busy[row["worker"]] = busy.get(row["worker"], 0.0) + row["seconds"]

@@ -12,6 +12,22 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 SCHEMA_PATH = ROOT / "configs" / "schema" / "conflict.yaml"
+SHARED = ROOT.parent / "shared"  # third-party data and team tools beside the clone (CI and the team only)
+
+
+@pytest.fixture
+def shared():
+    """``shared("tools", "x.py")``: that path under ``../shared``; the test skips, with the reason, when it
+    is absent (a user's clone), and fails instead where RASD_REQUIRE_SHARED=1 (CI, which has it)."""
+    def path(*parts: str) -> Path:
+        found = SHARED.joinpath(*parts)
+        if not found.exists():
+            message = f"{found} is absent: ../shared sits beside the clone only on CI and the team's machines"
+            if os.environ.get("RASD_REQUIRE_SHARED") == "1":
+                pytest.fail(message + " (RASD_REQUIRE_SHARED=1)")
+            pytest.skip(message)
+        return found
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -63,3 +79,12 @@ def tiny_tokenizer(tiny_encoder_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(tiny_encoder_dir)
+
+
+@pytest.fixture
+def saved_model_dir(tmp_path, tiny_model, tiny_tokenizer) -> str:
+    """The tiny model (random heads) saved with its tokenizer, as a finished run's model/ folder."""
+    out = tmp_path / "saved-model"
+    tiny_model.save_pretrained(out)
+    tiny_tokenizer.save_pretrained(out)
+    return str(out)

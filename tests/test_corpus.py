@@ -14,7 +14,6 @@ from rasd.training.validate import validate_files
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "conflict-ar"
 FILES = [CORPUS / f"{s}.jsonl" for s in SPLITS]
-CORPUS_CHECK = ROOT.parent / "shared" / "tools" / "corpus_check.py"
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +68,19 @@ def test_split_sizes_are_about_80_10_10(splits):
     assert len(ids) == len(set(ids))
 
 
-def test_corpus_passes_the_shared_variety_check():
-    assert CORPUS_CHECK.exists(), f"{CORPUS_CHECK} is missing: CI runs with ../shared beside the repo"
-    proc = subprocess.run([sys.executable, str(CORPUS_CHECK), *map(str, FILES)], capture_output=True, text=True)
+def test_corpus_passes_the_shared_variety_check(shared):
+    corpus_check = shared("tools", "corpus_check.py")
+    proc = subprocess.run([sys.executable, str(corpus_check), *map(str, FILES)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_a_missing_shared_path_skips_or_fails_on_ci(shared, monkeypatch):
+    monkeypatch.delenv("RASD_REQUIRE_SHARED", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="absent"):
+        shared("no", "such", "tool.py")
+    monkeypatch.setenv("RASD_REQUIRE_SHARED", "1")
+    with pytest.raises(pytest.fail.Exception, match="RASD_REQUIRE_SHARED"):
+        shared("no", "such", "tool.py")
 
 
 def test_agreement_figures_match_the_card(splits, schema):

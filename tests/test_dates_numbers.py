@@ -232,3 +232,64 @@ def test_parse_count(text, expected):
 ])
 def test_dual_count(word, expected):
     assert dual_count(word) == expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Report dates as feeds write them, and Hijri dates
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2024-12-07", D(2024, 12, 7)),
+    ("2024-12-07T23:30:00-05:00", D(2024, 12, 7)),  # the feed's own local day, not UTC
+    ("2024-12-07T10:00:00Z", D(2024, 12, 7)),
+    ("2024-12-07 10:00:00", D(2024, 12, 7)),
+    ("Thu, 28 Nov 2024 10:00:00 GMT", D(2024, 11, 28)),  # RSS pubDate (RFC 2822)
+    ("Sat, 07 Dec 2024 01:15:00 +0300", D(2024, 12, 7)),
+    ("2024/12/07", D(2024, 12, 7)),
+    ("07/12/2024", D(2024, 12, 7)),  # day first, as Arab outlets write it
+    ("٢٠٢٤-١٢-٠٧", D(2024, 12, 7)),
+    ("7 ديسمبر 2024", D(2024, 12, 7)),
+    ("السبت 7 كانون الأول 2024", D(2024, 12, 7)),
+    ("7 جانفي 2025", D(2025, 1, 7)),
+    (datetime.datetime(2024, 12, 7, 9, 30), D(2024, 12, 7)),
+])
+def test_report_dates_in_feed_formats(value, expected):
+    from rasd.inference.dates import parse_report_date
+
+    assert parse_report_date(value) == expected
+
+
+@pytest.mark.parametrize("value", ["next week", "2024-13-40", "ديسمبر 2024", "", "12/2024"])
+def test_an_unreadable_report_date_is_an_error_naming_it(value):
+    from rasd.inference.dates import parse_report_date
+
+    with pytest.raises(ValueError, match="report date"):
+        parse_report_date(value)
+
+
+def test_relative_dates_resolve_against_an_rss_pub_date():
+    assert resolve_date("أمس", "Thu, 28 Nov 2024 10:00:00 GMT") == day(2024, 11, 27)
+
+
+HIJRI_REPORT = D(2024, 4, 20)  # 11 Shawwal 1445
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("15 رمضان 1445 هـ", day(2024, 3, 25)),
+    ("١٥ رمضان ١٤٤٥هـ", day(2024, 3, 25)),
+    ("3 ذي الحجة 1444 هـ", day(2023, 6, 21)),
+    ("5 صفر 1446", day(2024, 8, 9)),
+    ("رمضان 1445", span((2024, 3, 11), (2024, 4, 9))),
+    ("ربيع الأول 1445", span((2023, 9, 16), (2023, 10, 15))),
+    ("بجمادى الآخرة 1445", span((2023, 12, 14), (2024, 1, 12))),
+    # no Hijri year: the most recent such month not after the report
+    ("أواخر شهر رمضان", span((2024, 3, 31), (2024, 4, 9))),
+    ("10 محرم", day(2023, 7, 28)),
+])
+def test_hijri_dates_convert_to_gregorian(text, expected):
+    assert resolve_date(text, HIJRI_REPORT) == expected
+
+
+def test_ambiguous_hijri_month_words_need_a_number():
+    assert resolve_date("صفر", HIJRI_REPORT) is None  # zero, not the month
+    assert resolve_date("15 رمضان 1520", HIJRI_REPORT) is None  # outside the conversion table

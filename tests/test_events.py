@@ -49,7 +49,11 @@ def test_a_mention_without_arguments_joins_the_event_of_the_previous_sentence(bu
     assert len(record.mentions) == 2
     assert record.actors == ["الجيش", "والمسلحين"]
     row = record.to_csv_row()
-    assert (row["actor1"], row["actor2"]) == ("الجيش", "والمسلحين")
+    # a clash between two: ACLED's two sides, normalised, in the country of the place (درعا)
+    assert (row["actor1"], row["actor2"]) == ("Military Forces of Syria", "Unidentified Armed Group (Syria)")
+    assert (row["inter1"], row["inter2"], row["interaction"]) == ("1", "3", "13")
+    assert (row["country"], row["admin1_code"], row["geo_precision"]) == ("Syria", "SY-DR", "1")
+    assert row["actor1_text"] == "الجيش; والمسلحين"
 
 
 def test_a_conjunction_or_article_does_not_change_what_an_argument_names(build):
@@ -184,6 +188,8 @@ def test_admin_chain_follows_located_in_through_the_document(build):
     [record] = build(doc)
     assert record.admin_chain == ["الأتارب", "ريف حلب", "سوريا"]
     assert record.to_csv_row()["admin_chain"] == "الأتارب > ريف حلب > سوريا"
+    # the town itself is in the gazetteer, inside the governorate the text names
+    assert (record.place_name, record.admin1_code, record.geo_precision) == ("Al Atārib", "SY-HL", 1)
 
 
 def test_dates_resolve_against_the_report_date_only_when_it_is_known(build):
@@ -206,26 +212,31 @@ def test_times_on_different_days_are_different_events(build):
     assert [r.date for r in build(doc)] == ["2024-12-06", "2024-12-07"]
 
 
-def test_csv_row_has_exactly_the_contract_columns(build):
+def test_csv_row_has_acled_columns_then_rasd_columns(build):
+    from rasd.inference.acled import ACLED_COLUMNS, EVENT_TYPES
+
     doc = make_doc(
         "نزح نحو 300 شخص من الصنمين إلى دمشق.",
         {"e": ("نزح", "FLEE"), "n": ("نحو 300", "NUM"), "p": ("شخص", "GROUP"), "o": ("الصنمين", "GPE"),
          "d": ("دمشق", "GPE")},
-        [("e", "AGENT", "p"), ("p", "QUANTITY", "n"), ("e", "ORIGIN", "o"), ("e", "DESTINATION", "d")])
+        [("e", "AGENT", "p"), ("p", "QUANTITY", "n"), ("e", "ORIGIN", "o"), ("e", "DESTINATION", "d")],
+        date="Sat, 07 Dec 2024 09:00:00 +0300")
+    doc.meta.update(source="Example Wire", url="https://example.org/a/1", title="نزوح")
     [record] = build(doc)
     row = record.to_csv_row()
-    assert tuple(row) == CSV_COLUMNS == (
-        "event_id", "doc_id", "event_type", "acled_event_type", "sub_event_type", "date", "date_end", "time_text",
-        "actor1", "actor2", "target", "location", "admin_chain", "fatalities", "count_qualifier", "trigger_text",
-        "mentions", "notes")
+    assert tuple(row) == CSV_COLUMNS and CSV_COLUMNS[:len(ACLED_COLUMNS)] == ACLED_COLUMNS
     assert all(isinstance(v, str) for v in row.values())
-    assert row["location"] == "الصنمين" and row["fatalities"] == ""
+    # FLEE's old "Displacement" is not ACLED's: the schema now says Strategic developments / Other
+    assert row["sub_event_type"] in EVENT_TYPES[row["event_type"]]
+    assert row["location_text"] == "الصنمين" and row["fatalities"] == ""
+    assert (row["source"], row["url"], row["title"]) == ("Example Wire", "https://example.org/a/1", "نزوح")
+    assert (row["country"], row["iso"], row["event_id_cnty"]) == ("Syria", "760", "SYR-d-e1")
     assert record.origin == ["الصنمين"] and record.destination == ["دمشق"]
     assert "count of شخص: 300 (approximately)" in record.notes
-    assert "origin: الصنمين; destination: دمشق" in row["notes"]  # no CSV column of their own
-    assert row["mentions"] == "نزح [0:3]"
+    assert "origin: الصنمين; destination: دمشق" in row["notes"]  # no ACLED column of their own
+    assert row["mentions"] == "نزح [0:3]" and row["actor1"] == "Civilians (Syria)" and row["inter1"] == "7"
     block = format_record(record)
-    assert "FLEE" in block and "دمشق" in block and "Displacement" in block
+    assert "FLEE" in block and "دمشق" in block and "Civilians (Syria)" in block
     assert EventRecord(**record.to_dict()) == record
 
 
@@ -254,3 +265,38 @@ def test_labels_come_from_the_schema():
 
 def test_empty_document_has_no_records(build):
     assert build(Document("empty", "")) == []
+
+
+def test_counts_among_others_are_not_added_and_one_person_counts_one(build):
+    doc = make_doc("قُتل خمسة مدنيين بينهم طفلان جراء صاروخ أطلقه الحوثيون على مأرب.",
+                   {"c": ("قُتل", "CASUALTY"), "n": ("خمسة", "NUM"), "v1": ("مدنيين", "GROUP"), "v2": ("طفلان", "GROUP"),
+                    "w": ("صاروخ", "WEAPON"), "e": ("أطلقه", "BOMBARD"), "f": ("الحوثيون", "FORCE"), "g": ("مأرب", "GPE")},
+                   [("c", "TARGET", "v1"), ("c", "TARGET", "v2"), ("v1", "QUANTITY", "n"), ("e", "INSTRUMENT", "w"),
+                    ("e", "AGENT", "f"), ("e", "TARGET", "g")])
+    [record] = build(doc)  # the cause names the weapon before its trigger: one event
+    assert (record.event_type, record.fatalities) == ("BOMBARD", 5)  # the two children are among the five
+    assert (record.actor1, record.actor2) == ("Houthis (Ansar Allah)", "Civilians (Yemen)")
+    [one] = build(make_doc("قُتلت امرأة في تعز.", {"c": ("قُتلت", "CASUALTY"), "v": ("امرأة", "GROUP")},
+                           [("c", "TARGET", "v")]))
+    assert one.fatalities == 1
+
+
+def test_a_later_toll_attaches_to_the_attack_it_reports(build):
+    doc = make_doc("قصفت طائرات التحالف مطار صنعاء. وقال المتحدث إن الضربات دقيقة. وأفادت الوزارة بسقوط ثلاثة قتلى.",
+                   {"e": ("قصفت", "BOMBARD"), "g": ("مطار صنعاء", "FAC"), "s1": ("وقال", "STATEMENT"),
+                    "s2": ("وأفادت", "STATEMENT"), "c": ("قتلى", "CASUALTY"), "n": ("ثلاثة", "NUM")},
+                   [("e", "TARGET", "g"), ("c", "QUANTITY", "n")])
+    bombard = next(r for r in build(doc) if r.event_type == "BOMBARD")
+    assert bombard.fatalities == 3 and not any(r.event_type == "CASUALTY" for r in build(doc))
+    # without a toll word, a later casualty stands alone (CONTRACTS: same sentence only)
+    doc2 = make_doc("قصفت الطائرات البلدة. وقُتل ثلاثة في مكان آخر.",
+                    {"e": ("قصفت", "BOMBARD"), "c": ("وقُتل", "CASUALTY"), "n": ("ثلاثة", "NUM")}, [("c", "QUANTITY", "n")])
+    assert [r.event_type for r in build(doc2)] == ["BOMBARD", "CASUALTY"]
+
+
+def test_an_unreadable_report_date_is_a_warning_naming_the_document(build, caplog):
+    spans, rels = {"e": ("نزح", "FLEE"), "t": ("أمس", "TIME")}, [("e", "TIME", "t")]
+    [record] = build(make_doc("نزح السكان أمس.", spans, rels, date="the day before", doc_id="feed-7"))
+    assert record.date == "" and "feed-7" in caplog.text and "the day before" in caplog.text
+    [rss] = build(make_doc("نزح السكان أمس.", spans, rels, date="Thu, 28 Nov 2024 10:00:00 GMT"))
+    assert (rss.date, rss.time_precision) == ("2024-11-27", 1)

@@ -129,9 +129,9 @@ def test_cli_extract_skips_a_malformed_line_and_writes_valid_jsonl_and_csv(tmp_p
     ]) + "\n", encoding="utf-8")
     out_jsonl, out_csv = tmp_path / "out" / "docs.jsonl", tmp_path / "out" / "events.csv"
 
-    assert main(["extract", "--model", model_dir, "-q", str(inp), "-o", str(out_jsonl)]) == 0
+    assert main(["extract", "--model", model_dir, "-q", "--keep-going", str(inp), "-o", str(out_jsonl)]) == 0
     captured = capsys.readouterr()
-    assert f"{inp}:2:" in captured.err
+    assert f"{inp}:2:" in captured.err and "1 input skipped" in captured.err
     stats = json.loads(captured.err.strip().splitlines()[-1])  # the summary goes to stderr
     assert stats["documents"] == 2 and len(stats["errors"]) == 1 and stats["output"] == str(out_jsonl)
     written = [json.loads(line) for line in out_jsonl.read_text(encoding="utf-8").splitlines()]
@@ -141,7 +141,8 @@ def test_cli_extract_skips_a_malformed_line_and_writes_valid_jsonl_and_csv(tmp_p
     n_docs, problems = validate_files([out_jsonl], schema)
     assert n_docs == 2 and [p for p in problems if p.severity == "error"] == []
 
-    assert main(["extract", "--model", model_dir, "-q", "--print", str(inp), "-o", str(out_csv)]) == 0
+    assert main(["extract", "--model", model_dir, "-q", "--print", str(inp), "-o", str(out_csv)]) == 1  # skipped
+    assert "pass --keep-going" in capsys.readouterr().err
     with open(out_csv, encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -159,8 +160,29 @@ def test_run_extraction_streams_text_lines_to_stdout(tmp_path, model_dir, capsys
     assert [d["id"] for d in docs] == ["lines-1", "lines-3"]
     assert stats["documents"] == 2 and stats["events"] == sum(len(d.get("events", [])) for d in docs) > 0
     assert "lines-1-e1" in captured.err  # readable records go to stderr when stdout carries the documents
-    with pytest.raises(ValueError, match="jsonl or .csv"):
+    with pytest.raises(ValueError, match=r"\.jsonl, \.csv or \.parquet"):
         run_extraction(extractor, [str(txt)], str(tmp_path / "out.txt"))
+
+
+def test_cli_extract_writes_parquet_and_merges_reports(tmp_path, model_dir, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from rasd.inference.acled import COLUMNS, EVENT_TYPES
+
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\n".join(json.dumps({"id": f"n{i}", "text": "قصفت الطائرات مدينة حلب أمس، ما أسفر عن مقتل ثلاثة مدنيين.",
+                                         "meta": {"date": "2024-12-07", "source": f"wire {i}"}}, ensure_ascii=False)
+                             for i in (1, 2)) + "\n", encoding="utf-8")
+    assert main(["extract", "--model", model_dir, "-q", str(inp), "-o", str(tmp_path / "events.parquet")]) == 0
+    table = pq.read_table(tmp_path / "events.parquet")
+    assert table.column_names == list(COLUMNS)
+    rows = table.to_pylist()
+    assert all(r["sub_event_type"] in EVENT_TYPES[r["event_type"]] for r in rows if r["event_type"])
+    assert {r["source"] for r in rows} <= {"wire 1", "wire 2"}
+    assert main(["extract", "--model", model_dir, "-q", "--merge", str(inp), "-o", str(tmp_path / "m.csv")]) == 0
+    stats = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert stats["merged_events"] <= stats["events"]
+    with pytest.raises(ValueError, match="merged records are rows"):
+        run_extraction(model_dir, [str(inp)], str(tmp_path / "m.jsonl"), merge=True, show_progress_bar=False)
 
 
 def test_extract_on_cpu_with_one_thread(tmp_path, model_dir, capsys):
@@ -187,5 +209,4 @@ def test_unknown_or_absent_devices_are_refused_with_the_reason(model_dir):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             load_extractor(model_dir, device="cuda")
-    with pytest.raises(SystemExit):
-        main(["extract", "--model", model_dir, "--device", "gpu"])
+    assert main(["extract", "--model", model_dir, "--device", "gpu"]) == 2  # a usage error

@@ -1,4 +1,6 @@
 """The joint model: HF-native save/load, schema checks, learning, long documents."""
+import itertools
+
 import pytest
 import torch
 
@@ -93,3 +95,29 @@ def test_document_longer_than_the_encoder_trains_and_predicts(tiny_model, tiny_t
     pred = Extractor(tiny_model, tiny_tokenizer).predict_documents([long_doc])[0]
     assert all(0 <= s.start < s.end <= len(text) for s in pred.spans)
     assert all(a.end <= b.start for a, b in zip(pred.spans, pred.spans[1:]))
+
+
+def test_default_encoder_can_start_from_fasttext_vectors_of_its_corpus(tmp_path, tiny_docs):
+    pytest.importorskip("gensim")
+    import numpy as np
+    from transformers import AutoModel, AutoTokenizer
+
+    from rasd.training.default_model import DefaultEncoderSpec, build_default_encoder
+
+    spec = DefaultEncoderSpec(vocab_size=300, hidden_size=16, num_hidden_layers=0, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=64, min_frequency=1, vector_epochs=3)
+    out = build_default_encoder([d.text for d in tiny_docs] * 5, tmp_path / "enc", spec)
+    model, tok = AutoModel.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    table = model.embeddings.word_embeddings.weight.detach().numpy()
+    words = [i for piece, i in tok.get_vocab().items() if piece not in tok.all_special_tokens]
+    norms = np.linalg.norm(table[words], axis=1)
+    assert np.allclose(norms, 0.02 * np.sqrt(16), rtol=1e-4)  # every piece has a vector, at BERT's scale
+    assert np.allclose(table[tok.pad_token_id], 0) and not model.embeddings.position_embeddings.weight.any()
+    # vectors, not noise: whole words that share a trigram point the same way more than words that share none
+    whole = [(p, table[i] / np.linalg.norm(table[i])) for p, i in tok.get_vocab().items()
+             if p not in tok.all_special_tokens and not p.startswith("##") and len(p) >= 4]
+    grams = {p: {p[k:k + 3] for k in range(len(p) - 2)} for p, _ in whole}
+    sharing, apart = [], []
+    for (a, u), (b, v) in itertools.combinations(whole, 2):
+        (sharing if grams[a] & grams[b] else apart).append(float(u @ v))
+    assert len(sharing) > 20 and np.mean(sharing) > np.mean(apart) + 0.1

@@ -18,9 +18,16 @@ def _long_doc(tiny_docs):
     return Document("long", "\n".join(d.text for d in tiny_docs) * 2)
 
 
-@pytest.fixture(scope="module")
-def saved_model(tmp_path_factory, tiny_encoder_dir, schema):
-    """The conftest ``tiny_model`` (same seed and sizes), saved once for the whole module."""
+# Every word-level part on: char-CNN, hashed features with gazetteers, BiLSTM, CRF, pair features.
+WORD_PARTS = dict(char_embedding_size=8, char_filters=6, word_features=["word", "affixes", "stem", "shape", "gazetteer"],
+                  feature_buckets=997, feature_embedding_size=8, lstm_hidden_size=12, lstm_layers=2, crf=True,
+                  pair_features=True)
+
+
+@pytest.fixture(scope="module", params=["plain", "word-parts"])
+def saved_model(request, tmp_path_factory, tiny_encoder_dir, schema):
+    """The conftest ``tiny_model`` (same seed and sizes), plain and with every word-level part,
+    saved once for the whole module."""
     import torch
     from transformers import AutoTokenizer
 
@@ -28,7 +35,13 @@ def saved_model(tmp_path_factory, tiny_encoder_dir, schema):
 
     out = tmp_path_factory.mktemp("onnx-src") / "m"
     torch.manual_seed(0)
-    RasdModel.from_encoder(tiny_encoder_dir, schema, max_length=32, window_stride=8).save_pretrained(out)
+    parts = WORD_PARTS if request.param == "word-parts" else {}
+    model = RasdModel.from_encoder(tiny_encoder_dir, schema, max_length=32, window_stride=8, **parts)
+    if model.crf is not None:  # learned transitions that matter, not the zeros of a fresh CRF
+        with torch.no_grad():
+            model.crf.transitions.normal_(0, 1.0)
+            model.crf.start.normal_(0, 1.0)
+    model.save_pretrained(out)
     AutoTokenizer.from_pretrained(tiny_encoder_dir).save_pretrained(out)
     return out
 
@@ -57,11 +70,14 @@ def _relations(docs):
     return [[(r.head.start, r.head.end, r.tail.start, r.tail.end, r.label) for r in d.relations] for d in docs]
 
 
-def test_export_writes_a_self_sufficient_directory(exported):
+def test_export_writes_a_self_sufficient_directory(exported, saved_model):
     out, info = exported
-    for name in ("model.onnx", "model.int8.onnx", "relations.onnx", "config.json", "tokenizer.json"):
+    names = ["model.onnx", "model.int8.onnx", "relations.onnx", "config.json", "tokenizer.json"]
+    if json.loads((saved_model / "config.json").read_text())["crf"]:
+        names.append("crf.json")
+    for name in names:
         assert (out / name).is_file(), name
-    assert info["max_abs_diff"]["tag_log_probs"] < 1e-3
+    assert info["max_abs_diff"]["tag_scores"] < 1e-3
     assert info["max_abs_diff"]["relation_probs"] < 1e-3
     assert json.loads((out / "onnx_export.json").read_text())["files"] == info["files"]
 
@@ -99,8 +115,9 @@ def test_missing_int8_model_is_a_clear_error(tmp_path, exported):
 
     from rasd.inference.onnx_extractor import OnnxExtractor
 
-    for name in ("model.onnx", "relations.onnx", "config.json", "tokenizer.json", "tokenizer_config.json"):
-        shutil.copy2(exported[0] / name, tmp_path / name)
+    for name in ("model.onnx", "relations.onnx", "config.json", "tokenizer.json", "tokenizer_config.json", "crf.json"):
+        if (exported[0] / name).is_file():
+            shutil.copy2(exported[0] / name, tmp_path / name)
     assert OnnxExtractor.from_pretrained(tmp_path).extract("قصفت المدفعية بلدة كفرنبل.", events=False)
     with pytest.raises(FileNotFoundError, match="quantize=True"):
         OnnxExtractor.from_pretrained(tmp_path, quantized=True)

@@ -231,6 +231,7 @@ def test_masked_only_falls_back_on_a_layer_that_is_not_bert_like():
 def test_pretraining_lowers_the_loss_and_loads_as_a_rasd_encoder(corpus, tmp_path, schema):
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+    from rasd.inference.encoding import model_inputs
     from rasd.inference.modeling import RasdModel
 
     result = pretrain(tiny_config(corpus, tmp_path, "model.dropout=0.0"))
@@ -243,9 +244,11 @@ def test_pretraining_lowers_the_loss_and_loads_as_a_rasd_encoder(corpus, tmp_pat
     model = RasdModel.from_encoder(result["model_dir"], schema, max_length=32)
     assert torch.equal(model.encoder.embeddings.word_embeddings.weight, mlm.bert.embeddings.word_embeddings.weight)
     tokenizer = AutoTokenizer.from_pretrained(result["model_dir"])
-    batch = tokenizer(["القوات", "قصفت", "المدينة"], is_split_into_words=True, return_tensors="pt")
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    assert out.tag_logits.shape[:2] == batch["input_ids"].shape
+    encoded = model.config.definition.document_encoder(tokenizer).encode("القوات قصفت المدينة")
+    window = encoded.windows[0]
+    batch = model_inputs([(window.input_ids, window.word_start, encoded.forms)], tokenizer.pad_token_id)
+    out = model(**{k: torch.from_numpy(v) for k, v in batch.items()})
+    assert out.tag_logits.shape[:2] == (1, 3)  # one score row per word
     # dropout was off for pretraining only: fine-tuning gets BERT's regulariser back
     assert mlm.config.hidden_dropout_prob == mlm.config.attention_probs_dropout_prob == 0.1
 

@@ -66,7 +66,7 @@ def read_jsonl(path) -> list[dict]:
 
 
 def extract(export, source, out) -> None:
-    assert main(["extract", "--model", str(export), "--int8", "-q", str(source), "-o", str(out)]) == 0
+    assert main(["extract", "--model", str(export), "--int8", "-q", "--keep-going", str(source), "-o", str(out)]) == 0
 
 
 def test_batch_gives_rasd_extract_documents_and_resumes_shard_by_shard(tmp_path, export, local_ray, capsys):

@@ -55,3 +55,21 @@ def test_sentences_end_at_punctuation_and_line_breaks():
     sents = [text[s:e] for s, e in split_sentences(text)]
     assert sents == ["قصف على حمص.", "ونزح الآلاف؟", "نعم", "سطر جديد…", "آخر"]
     assert split_sentences("العدد 2.5 مليون") == [(0, 15)]
+
+
+def test_fold_is_the_one_comparison_form():
+    from rasd.inference.text import fold
+
+    assert fold("إلى مدينةِ حمـــص ١٬٥٠٠ و٢٫٥\u200f") == "الي مدينه حمص 1,500 و2.5"
+    assert fold("آذار") == fold("اذار") and fold("أسرى") == fold("اسري")
+
+
+def test_clitics_are_peeled_only_into_known_words():
+    from rasd.inference.text import clitic_readings, fold, strip_clitics
+
+    assert clitic_readings(fold("وبالحسكة")) == ["وبالحسكه", "بالحسكه", "الحسكه", "حسكه"]
+    assert "الشهر" in clitic_readings("للشهر")
+    known = {fold("حلب"), fold("فبراير")}
+    assert strip_clitics(fold("بحلب"), known) == "حلب"
+    assert strip_clitics(fold("فبراير"), known) == "فبراير"  # never cut a known word
+    assert strip_clitics("وحدات", known) == "وحدات"  # nothing known: kept whole

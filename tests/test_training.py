@@ -110,3 +110,26 @@ def test_two_process_cpu_launch_runs(run_config, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (Path(config.train.output_dir) / "model" / "model.safetensors").exists()
     assert "dev: span F1" in proc.stdout
+
+
+@pytest.mark.parametrize("recipe", ["camelbert-msa", "arabertv02", "conflibert-arabic", "marbertv2"])
+def test_hub_recipes_build_and_train_with_their_word_parts(recipe, run_config, tiny_encoder_dir):
+    """Each GPU recipe, its encoder swapped for a tiny local BERT (no hub here): the word-level
+    parts it turns on build, train and are saved with the model."""
+    recipe_config = load_config(TrainConfig, ROOT / "configs" / f"{recipe}.yaml")
+    config = run_config(recipe, epochs=1, mixed_precision="no")
+    parts = ("char_embedding_size", "word_features", "lstm_hidden_size", "word_dropout_rate", "crf", "pair_features",
+             "normalization")
+    for name in parts:
+        setattr(config.model, name, getattr(recipe_config.model, name))
+    assert recipe_config.model.crf and recipe_config.model.lstm_hidden_size and recipe_config.model.char_embedding_size
+    result = train(config)
+    saved = json.loads((Path(config.train.output_dir) / "model" / "config.json").read_text())
+    assert {name: saved[name] for name in parts if name != "normalization"} == \
+           {name: getattr(recipe_config.model, name) for name in parts if name != "normalization"}
+    assert 0.0 <= result["dev"]["combined_f1"] <= 1.0
+
+
+def test_a_bare_yaml_no_stays_the_word_no_in_a_string_field():
+    config = load_config(TrainConfig, None, ["train.mixed_precision=no"])
+    assert config.train.mixed_precision == "no"

@@ -3,22 +3,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rasd.inference.definition import ModelOptions
+
 from .configuration import field
 
 
 @dataclass
-class ModelSection:
+class ModelSection(ModelOptions):
+    """The model to build: an encoder, a label schema and the model options (declared once, in
+    ``rasd.inference.definition.ModelOptions``, and saved with the model)."""
+
     encoder: str = field("models/default-encoder", "hub id or local directory of the BERT-like encoder to fine-tune")
     schema: str = field("configs/schema/conflict.yaml", "label schema YAML (entity/trigger labels, relations, type rules)")
-    normalization: dict = field({}, "text folds before tokenizing (see rasd.inference.text.NormalizationOptions)")
-    word_splitter: str = field("arabic", "how text is cut into words: arabic or whitespace")
-    max_length: int = field(512, "subtokens per encoder window (capped by the encoder's positions)")
-    window_stride: int = field(128, "subtokens shared by consecutive windows of a long document")
-    relation_max_sentences: int = field(1, "relation candidates at most this many sentences apart")
-    relation_max_subtokens: int = field(128, "relation candidates at most this many subtokens apart")
-    relation_hidden_size: int = field(256, "hidden width of the relation scorer")
-    classifier_dropout: float = field(0.1, "dropout before both heads")
-    relation_loss_weight: float = field(1.0, "weight of the relation loss beside the tagging loss")
+
+    def options(self) -> ModelOptions:
+        return ModelOptions.from_mapping(vars(self))
 
 
 @dataclass
@@ -36,6 +35,7 @@ class TrainSection:
     epochs: int = field(20, "passes over the training windows")
     batch_size: int = field(8, "windows per device per step")
     grad_accum: int = field(1, "steps accumulated per optimizer update")
+    word_dropout: float = field(0.0, "share of training words replaced by the unknown token (and their word feature)")
     lr: float = field(5e-5, "peak learning rate of the encoder")
     head_lr: float = field(1e-3, "peak learning rate of the two heads")
     weight_decay: float = field(0.01, "AdamW weight decay (not on biases and LayerNorm)")

@@ -4,27 +4,23 @@ Every field has a default and a ``help`` string; unknown keys are errors, never 
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
+import json
 import os
 import types
 import typing
-from typing import Any, Sequence, TypeVar
+from typing import Any, Iterator, Sequence, TypeVar
 
 import yaml
+
+from rasd.inference.definition import field  # noqa: F401  (one home for typed-config fields)
+from rasd.inference.resources import resolve_path
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
     """A config file or override that does not fit its dataclass."""
-
-
-def field(default: Any, help: str, **kwargs: Any) -> Any:
-    """A dataclass field with a default and a one-line meaning."""
-    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
-        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help}, **kwargs)
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -62,6 +58,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return number
     if hint is str:
+        if isinstance(value, bool):
+            # YAML 1.1 reads a bare no/yes (mixed_precision: no) as a boolean
+            return "yes" if value else "no"
         return str(value)
     return value
 
@@ -101,12 +100,35 @@ def load_config(cls: type[T], path: str | os.PathLike | None, overrides: Sequenc
     """Read ``path`` (YAML) into ``cls``, after applying overrides; ``path=None`` starts from the defaults."""
     raw: dict[str, Any] = {}
     if path is not None:
-        with open(path, encoding="utf-8") as f:
+        # configs/NAME.yaml works from any directory: the packaged copy when there is none here
+        with open(resolve_path(path), encoding="utf-8") as f:
             raw = yaml.safe_load(f) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a config file must be a YAML mapping")
     raw = apply_overrides(raw, overrides)
     return from_dict(cls, raw, where=str(path or "config"))
+
+
+def config_keys(cls: type, prefix: str = "") -> Iterator[tuple[str, Any, str]]:
+    """``(section.key, default, help)`` of every leaf field of the config dataclass ``cls``, in
+    declaration order, read from the fields themselves (so new fields show up without more code)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from config_keys(hints[f.name], key + ".")
+            continue
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        yield key, default, f.metadata.get("help", "")
+
+
+def describe_config(cls: type) -> str:
+    """The keys of config ``cls`` as help text: ``section.key: meaning (default: value)`` per line."""
+    lines = []
+    for key, default, help in config_keys(cls):
+        shown = default if isinstance(default, str) and default else json.dumps(default, ensure_ascii=False)
+        lines.append(f"  {key}: {help} (default: {shown})")
+    return "\n".join(lines)
 
 
 def save_config(obj: Any, path: str | os.PathLike) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from rasd.inference.alignment import spans_to_word_tags, word_tags_to_spans
+from rasd.inference.definition import words_of
 from rasd.inference.documents import Document, Relation, Span
 from rasd.inference.schema import OUTSIDE, Schema
 from rasd.inference.text import split_words
@@ -69,14 +70,9 @@ def _conll_block(block, doc_id: str, path, start_line: int, schema: Schema | Non
     return Document(doc_id, text, meta, spans, [])
 
 
-def document_words(doc: Document) -> list[tuple[int, int]]:
-    """Words of a document: its own white-space tokens if it came from CoNLL, else the Arabic splitter."""
-    return split_words(doc.text, doc.meta.get("tokenization", "arabic"))
-
-
 def to_bio(doc: Document) -> tuple[list[str], list[str]]:
     """``(words, tags)`` of a document; raises if a span does not align with word boundaries."""
-    words = document_words(doc)
+    words = words_of(doc)
     i_starts = set(doc.meta.get("conll_i_starts", ()))
     spans = sorted(doc.spans, key=lambda s: s.start)
     tags, misaligned = spans_to_word_tags(words, [(s.start, s.end, s.label) for s in spans],

@@ -8,6 +8,7 @@ from rasd.inference.documents import read_documents
 from rasd.inference.schema import Schema
 
 from .convert import read_corpus
+from .event_metrics import default_gold_events_path
 from .metrics import score_documents
 from .report import write_report
 
@@ -15,12 +16,14 @@ logger = logging.getLogger(__name__)
 
 
 def evaluate(data: str, out_dir: str, *, model: str | None = None, pred: str | None = None,
-             schema: str | Schema | None = None, batch_size: int = 16) -> tuple[dict, dict[str, str]]:
+             schema: str | Schema | None = None, batch_size: int = 16,
+             events: str | None = None) -> tuple[dict, dict[str, str]]:
     """Score ``model`` (predicting now) or ``pred`` (a JSONL of predictions) against ``data``.
 
     ``data`` is JSONL or CoNLL. The schema is the model's own unless one is given; with
-    ``pred`` and no schema, the default conflict schema is used. Returns the metrics and the
-    paths of the written files.
+    ``pred`` and no schema, the default conflict schema is used. Event records and geocoding are
+    scored too (``events`` and ``geocoding`` keys) when gold event records are given (``events``)
+    or lie beside ``data`` (``events/X.jsonl``). Returns the metrics and the paths of the written files.
     """
     if (model is None) == (pred is None):
         raise ValueError("give exactly one of model (to predict) or pred (saved predictions)")
@@ -41,6 +44,11 @@ def evaluate(data: str, out_dir: str, *, model: str | None = None, pred: str | N
             for s in doc.spans:
                 s.label = schema.canonical(s.label)
     metrics = score_documents(gold, predictions, schema)
+    events = events or default_gold_events_path(data)
+    if events:
+        from .event_metrics import read_gold_events, score_event_records
+
+        metrics.update(score_event_records(predictions, read_gold_events(events), schema))
     title = f"rasd evaluation: {os.path.basename(model or pred)} on {os.path.basename(data)}"
     paths = write_report(metrics, out_dir, gold=gold, pred=predictions, schema=schema, title=title)
     logger.info("evaluation report -> %s", paths["html"])

@@ -4,12 +4,18 @@ Two graphs, because the relation head scores pairs of *decoded* spans (constrain
 whole documents sits in between):
 
 ``model.onnx``
-    ``input_ids, attention_mask [batch, seq] int64`` → ``tag_log_probs [batch, seq, tags]`` (the
-    tagger's log-softmax, float32) and ``hidden_states [batch, seq, hidden]``.
+    ``input_ids, attention_mask [batch, seq]``, ``word_starts, word_mask [batch, words]`` and,
+    when the model reads them, ``char_ids [batch, words, chars]`` and ``feature_ids [batch,
+    words, slots]`` (int64, ``rasd.inference.encoding.model_inputs``) → ``tag_scores [batch, words,
+    tags]`` (log-softmax, or CRF emissions) and ``word_states [batch, words, size]``.
 ``relations.onnx``
-    ``hidden_states [1, seq, hidden]``, ``span_bounds [1, spans, 2]``, ``span_labels [1, spans]``,
-    ``span_words [1, spans]``, ``pairs [1, pairs, 2]`` (int64) → ``relation_probs [1, pairs, classes]``
-    (softmax over the relation classes, pairs the schema forbids already forced to "no relation").
+    ``word_states [1, words, size]``, ``span_bounds [1, spans, 2]``, ``span_labels [1, spans]``,
+    ``span_words [1, spans]``, ``pairs [1, pairs, 2]`` (and ``pair_features [1, pairs, 4]`` when the
+    model uses them; int64) → ``relation_probs [1, pairs, classes]`` (softmax over the relation
+    classes, pairs the schema forbids already forced to "no relation").
+
+A model with a CRF also gets ``crf.json``: its learned tag transitions, which the shared numpy
+Viterbi reads.
 
 With ``quantize=True`` the encoder graph is also written as ``model.int8.onnx`` (dynamic int8
 quantisation of its matrix multiplications, onnxruntime's ``quantize_dynamic``). The relation
@@ -31,7 +37,7 @@ import time
 import warnings
 from pathlib import Path
 
-from rasd.inference.onnx_extractor import ENCODER_FILE, ENCODER_INT8_FILE, RELATION_FILE
+from rasd.inference.onnx_extractor import CRF_FILE, ENCODER_FILE, ENCODER_INT8_FILE, RELATION_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +83,13 @@ def export_onnx(model_dir: str | os.PathLike, out_dir: str | os.PathLike, quanti
         if model.schema.has_relations:
             _export_relations(model, out / RELATION_FILE)
             result["files"].append(RELATION_FILE)
+    if model.crf is not None:
+        from rasd.inference.decoding import TagTransitions
+
+        learned = TagTransitions(*(t.detach().float().numpy() for t in model.crf.transition_scores()))
+        with open(out / CRF_FILE, "w", encoding="utf-8") as f:
+            json.dump(learned.to_lists(), f)
+        result["files"].append(CRF_FILE)
     if quantize:
         quantize_encoder(out / ENCODER_FILE, out / ENCODER_INT8_FILE)
         result["files"].append(ENCODER_INT8_FILE)
@@ -96,81 +109,121 @@ def export_onnx(model_dir: str | os.PathLike, out_dir: str | os.PathLike, quanti
 
 
 # ---------------------------------------------------------------------- graphs
+def _word_input_names(model) -> list[str]:
+    """The encoder graph's inputs: the windows, plus the word arrays the model reads."""
+    names = ["input_ids", "attention_mask", "word_starts", "word_mask"]
+    if model.chars is not None:
+        names.append("char_ids")
+    if model.features is not None:
+        names.append("feature_ids")
+    return names
+
+
+def _relation_input_names(model) -> list[str]:
+    names = ["word_states", "span_bounds", "span_labels", "span_words", "pairs"]
+    if model.relations.pair_embedding is not None:
+        names.append("pair_features")
+    return names
+
+
 def _encoder_module(model):
-    import torch
     from torch import nn
 
-    class EncoderTagger(nn.Module):
+    names = _word_input_names(model)
+
+    class WordTagger(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.encoder, self.tagger = model.encoder, model.tagger
+            self.model = model
 
-        def forward(self, input_ids, attention_mask):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return torch.log_softmax(self.tagger(hidden).float(), dim=-1), hidden
+        def forward(self, *inputs):
+            words = self.model.word_states(**dict(zip(names, inputs)))
+            return self.model.tag_scores(words), words
 
-    return EncoderTagger().eval()
+    return WordTagger().eval()
 
 
 def _relation_module(model):
     import torch
     from torch import nn
 
+    names = _relation_input_names(model)
+
     class RelationScorer(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, hidden, span_bounds, span_labels, span_words, pairs):
-            logits = self.model.relation_logits(hidden, span_bounds, span_labels, span_words, pairs)
+        def forward(self, words, *inputs):
+            logits = self.model.relation_logits(words, **dict(zip(names[1:], inputs)))
             return torch.softmax(logits.float(), dim=-1)
 
     return RelationScorer().eval()
 
 
-def _example_batch(model, batch: int = 2, length: int = 12):
+def _example_batch(model, batch: int = 2, length: int = 12) -> tuple:
+    """Example inputs of the encoder graph: ``batch`` windows of ``length`` subtokens, one padded."""
+    import numpy as np
     import torch
+
+    from rasd.inference.encoding import pad_model_inputs, word_input_arrays
 
     vocab = model.config.encoder.vocab_size
     g = torch.Generator().manual_seed(0)
-    ids = torch.randint(5, vocab, (batch, length), generator=g)
-    mask = torch.ones(batch, length, dtype=torch.long)
-    mask[-1, length // 2:] = 0  # one padded row, so the mask is traced as a real input
-    return ids, mask
+    definition = model.config.definition
+    featurizer = definition.featurizer if definition.uses_word_inputs else None
+    rows = []
+    for b in range(batch):
+        n = length if b < batch - 1 else length // 2  # one padded row, so the masks are traced as real inputs
+        ids = torch.randint(5, vocab, (n,), generator=g).tolist()
+        starts = list(range(1, n - 1, 2))
+        forms = ["قصفت", "الطائرات", "مدينة", "حمص", "أمس", "2000", "جندي", "x"][:len(starts)]
+        forms += ["و"] * (len(starts) - len(forms))
+        rows.append((ids, starts, word_input_arrays(forms, featurizer, model.chars is not None)))
+    inputs = pad_model_inputs(rows, 0)
+    return tuple(torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in _word_input_names(model))
 
 
 def _export_encoder(model, path: Path) -> None:
     import torch
 
-    ids, mask = _example_batch(model)
+    names = _word_input_names(model)
+    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+               "word_starts": {0: "batch", 1: "words"}, "word_mask": {0: "batch", 1: "words"},
+               "char_ids": {0: "batch", 1: "words"}, "feature_ids": {0: "batch", 1: "words"},
+               "tag_scores": {0: "batch", 1: "words"}, "word_states": {0: "batch", 1: "words"}}
     torch.onnx.export(
-        _encoder_module(model), (ids, mask), str(path), dynamo=False, opset_version=OPSET,
-        input_names=["input_ids", "attention_mask"], output_names=["tag_log_probs", "hidden_states"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                      "tag_log_probs": {0: "batch", 1: "sequence"}, "hidden_states": {0: "batch", 1: "sequence"}})
+        _encoder_module(model), _example_batch(model), str(path), dynamo=False, opset_version=OPSET,
+        input_names=names, output_names=["tag_scores", "word_states"],
+        dynamic_axes={k: v for k, v in dynamic.items() if k in names or k in ("tag_scores", "word_states")})
 
 
 def _relation_example(model, length: int = 12, spans: int = 3):
     import torch
 
-    hidden = torch.randn(1, length, model.config.encoder.hidden_size, generator=torch.Generator().manual_seed(0))
+    words = torch.randn(1, length, model.word_state_size, generator=torch.Generator().manual_seed(0))
     bounds = torch.tensor([[[1, 2], [4, 4], [7, 9]]])[:, :spans]
     labels = torch.tensor([[len(model.schema.entities), 0, 1]])[:, :spans] % len(model.schema.span_labels)
-    words = torch.tensor([[0, 2, 4]])[:, :spans]
+    span_words = torch.tensor([[0, 2, 4]])[:, :spans]
     pairs = torch.tensor([[[0, 1], [0, 2], [2, 1]]])
-    return hidden, bounds, labels, words, pairs
+    example = [words, bounds, labels, span_words, pairs]
+    if model.relations.pair_embedding is not None:
+        example.append(torch.tensor([[[2, 0, 0, 1], [3, 1, 0, 0], [1, 3, 3, 3]]]))
+    return tuple(example)
 
 
 def _export_relations(model, path: Path) -> None:
     import torch
 
-    names = ["hidden_states", "span_bounds", "span_labels", "span_words", "pairs"]
+    names = _relation_input_names(model)
+    dynamic = {"word_states": {0: "batch", 1: "words"}, "span_bounds": {0: "batch", 1: "spans"},
+               "span_labels": {0: "batch", 1: "spans"}, "span_words": {0: "batch", 1: "spans"},
+               "pairs": {0: "batch", 1: "pairs"}, "pair_features": {0: "batch", 1: "pairs"},
+               "relation_probs": {0: "batch", 1: "pairs"}}
     torch.onnx.export(
         _relation_module(model), _relation_example(model), str(path), dynamo=False, opset_version=OPSET,
         input_names=names, output_names=["relation_probs"],
-        dynamic_axes={"hidden_states": {0: "batch", 1: "sequence"}, "span_bounds": {0: "batch", 1: "spans"},
-                      "span_labels": {0: "batch", 1: "spans"}, "span_words": {0: "batch", 1: "spans"},
-                      "pairs": {0: "batch", 1: "pairs"}, "relation_probs": {0: "batch", 1: "pairs"}})
+        dynamic_axes={k: v for k, v in dynamic.items() if k in names or k == "relation_probs"})
 
 
 def quantize_encoder(src: Path, dst: Path) -> None:
@@ -188,24 +241,28 @@ def check_export(model, out: Path, atol: float = 1e-3) -> dict:
     import torch
 
     result = {}
-    ids, mask = _example_batch(model, batch=3, length=17)
+    example = _example_batch(model, batch=3, length=17)
     with torch.no_grad():
-        want_lp, want_h = _encoder_module(model)(ids, mask)
+        want_scores, _ = _encoder_module(model)(*example)
     sess = ort.InferenceSession(str(out / ENCODER_FILE), providers=["CPUExecutionProvider"])
-    got_lp, got_h = sess.run(None, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})
-    keep = mask.bool().numpy()
-    diff = float(np.abs(got_lp - want_lp.numpy())[keep].max())
-    result["tag_log_probs"] = diff
+    names = _word_input_names(model)
+    wanted = {i.name for i in sess.get_inputs()}  # the exporter drops inputs a model does not read
+    got_scores, _ = sess.run(None, {n: t.numpy() for n, t in zip(names, example) if n in wanted})
+    keep = example[names.index("word_mask")].bool().numpy()
+    diff = float(np.abs(got_scores - want_scores.numpy())[keep].max())
+    result["tag_scores"] = diff
     if diff > atol:
         raise RuntimeError(f"the exported encoder differs from torch by {diff:.2e} (> {atol}); export failed")
     if (out / RELATION_FILE).is_file():
-        hidden, bounds, labels, words, _ = _relation_example(model, length=17, spans=3)
-        pairs = torch.tensor([[[0, 1], [1, 0], [0, 2], [2, 0], [1, 2]]])
+        example = list(_relation_example(model, length=17, spans=3))
+        example[4] = torch.tensor([[[0, 1], [1, 0], [0, 2], [2, 0], [1, 2]]])
+        if len(example) > 5:
+            example[5] = torch.tensor([[[2, 0, 0, 1], [3, 1, 0, 0], [1, 3, 3, 3], [0, 0, 1, 1], [4, 2, 2, 0]]])
         with torch.no_grad():
-            want = _relation_module(model)(hidden, bounds, labels, words, pairs).numpy()
+            want = _relation_module(model)(*example).numpy()
         rel = ort.InferenceSession(str(out / RELATION_FILE), providers=["CPUExecutionProvider"])
-        got = rel.run(None, {"hidden_states": hidden.numpy(), "span_bounds": bounds.numpy(),
-                             "span_labels": labels.numpy(), "span_words": words.numpy(), "pairs": pairs.numpy()})[0]
+        wanted = {i.name for i in rel.get_inputs()}
+        got = rel.run(None, {n: t.numpy() for n, t in zip(_relation_input_names(model), example) if n in wanted})[0]
         diff = float(np.abs(got - want).max())
         result["relation_probs"] = diff
         if diff > atol:

@@ -116,7 +116,25 @@ def metric_tables(metrics: dict[str, Any]) -> list[Table]:
         Table("Relations (arguments and links)", header, [
             _row("micro", metrics["relations"]["micro"], counts["relations"]["gold"]),
         ]),
+        *_event_tables(metrics),
     ]
+
+
+def _event_tables(metrics: dict[str, Any]) -> list[Table]:
+    """Event records and geocoding (training/event_metrics.py), when gold records were given."""
+    if "events" not in metrics:
+        return []
+    events, geo = metrics["events"], metrics["geocoding"]
+    fields = [[f"{name} accuracy", _fmt(value), "", "", str(events["aligned"])]
+              for name, value in events["fields"].items()]
+    return [Table("Event records (type + date + place; fields over records aligned by trigger)",
+                  ["", "P", "R", "F1", "support"], [
+                      _row("events", events, events["support"]), *fields,
+                      ["fatalities, records with a count", _fmt(events["fatalities_with_count"]), "", "",
+                       str(events["fatalities_support"])],
+                      [f"geocoding, mentions within {geo['within_km']:g} km", _fmt(geo["accuracy"]), "", "",
+                       str(geo["support"])],
+                  ])]
 
 
 # ---------------------------------------------------------------------------- confusion image

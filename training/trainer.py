@@ -23,7 +23,8 @@ from rasd.inference.schema import Schema
 from .config import TrainConfig
 from .configuration import save_config
 from .convert import read_corpus
-from .data import build_features, iterate_batches, length_grouped_order
+from .data import WordDropout, build_features, iterate_batches, length_grouped_order
+from .model_card import write_run_card
 from .runs import AcceleratedRun
 
 logger = logging.getLogger(__name__)
@@ -76,11 +77,7 @@ class Trainer(AcceleratedRun):
         m, d, t = self.config.model, self.config.data, self.config.train
         self.schema = Schema.from_yaml(m.schema)
         self.tokenizer = AutoTokenizer.from_pretrained(m.encoder)
-        kwargs = dict(normalization=m.normalization or None, word_splitter=m.word_splitter, max_length=m.max_length,
-                      window_stride=m.window_stride, relation_max_sentences=m.relation_max_sentences,
-                      relation_max_subtokens=m.relation_max_subtokens, relation_hidden_size=m.relation_hidden_size,
-                      classifier_dropout=m.classifier_dropout, relation_loss_weight=m.relation_loss_weight)
-        self.model = RasdModel.from_encoder(m.encoder, self.schema, **kwargs)
+        self.model = RasdModel.from_encoder(m.encoder, self.schema, **m.options().to_dict())
         train_docs = read_corpus(d.train, self.schema)
         if d.dev:
             dev_docs = read_corpus(d.dev, self.schema)
@@ -100,6 +97,9 @@ class Trainer(AcceleratedRun):
                                stats.relations_outside_candidates, m.relation_max_sentences)
             self.feature_stats = asdict(stats)
         self.lengths = [len(f) for f in self.features]
+        featurizer = self.model.config.definition.featurizer
+        self.word_dropout = WordDropout(t.word_dropout, self.tokenizer.unk_token_id,
+                                        0 if featurizer.kinds[:1] == ("word",) else None)
         # every process steps the same number of times, or DDP would wait forever
         world = self.accelerator.num_processes
         self.batches_per_epoch = len(length_grouped_order(self.lengths, t.batch_size, t.seed)) // world
@@ -156,7 +156,8 @@ class Trainer(AcceleratedRun):
             mine = order[acc.process_index::acc.num_processes][:self.batches_per_epoch]
             self.model.train()
             tokens, started = 0, time.perf_counter()
-            for batch in iterate_batches(self.features, mine, pad_id, skip=state.batch_in_epoch):
+            for batch in iterate_batches(self.features, mine, pad_id, skip=state.batch_in_epoch,
+                                         dropout=self.word_dropout, key=(t.seed, state.epoch)):
                 batch = {k: v.to(acc.device) for k, v in batch.items()}
                 with acc.accumulate(self.model):
                     out = self.model(**batch)
@@ -261,9 +262,14 @@ class Trainer(AcceleratedRun):
             result["feature_stats"] = getattr(self, "feature_stats", {})
             with open(os.path.join(self.out, "scores.json"), "w", encoding="utf-8") as f:
                 json.dump(result, f, indent=2)
+            write_run_card(path, self.config, self.schema, result,
+                           {"train": len(self.train_docs), "dev": len(self.dev_docs), "test": len(self.test_docs)})
         return result
 
 
 def train(config: TrainConfig, resume: bool = False, on_step=None) -> dict:
     """Run a training job; returns the best model's dev (and test) scores."""
-    return Trainer(config, resume=resume, on_step=on_step).train()
+    from rasd.inference.progress import no_loading_bars
+
+    with no_loading_bars():  # the run's own bar is the one progress bar
+        return Trainer(config, resume=resume, on_step=on_step).train()
