@@ -10,9 +10,10 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: setup demo test corpus bench clean
 
 # Each command installs what it needs: `make demo` the training extra, `make test` everything the
-# tests touch (ONNX, pytest, setuptools for the wheel test). Both start from the pinned CPU torch.
+# tests touch (ONNX, the service and Ray, pytest, setuptools for the wheel test). Both start from
+# the pinned CPU torch.
 EXTRAS_demo := train
-EXTRAS_test := train,onnx,vectors,dev
+EXTRAS_test := train,onnx,vectors,serve,ray,dev
 
 $(VENV)/.torch:
 	test -x $(PY) || python3 -m venv $(VENV)

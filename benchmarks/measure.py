@@ -16,21 +16,22 @@ WORKER_ENV = {"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFO
               "PYTHONWARNINGS": "ignore"}
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
+def _status_kib(field: str, pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM), MiB."""
-    return _status_kib("VmHWM") / 1024
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """Peak resident memory (VmHWM) of this process, or of process ``pid``, MiB."""
+    return _status_kib("VmHWM", pid) / 1024
 
 
-def rss_mib() -> float:
-    return _status_kib("VmRSS") / 1024
+def rss_mib(pid: int | str = "self") -> float:
+    """Resident memory (VmRSS) of this process, or of process ``pid``, MiB."""
+    return _status_kib("VmRSS", pid) / 1024
 
 
 def worker_env(**extra: str) -> dict[str, str]:

@@ -29,8 +29,8 @@ from .events import EventRecord, format_record
 if TYPE_CHECKING:
     from .pipeline import ExtractorBase
 
-__all__ = ["CHUNK_SIZE", "OUTPUT_SUFFIXES", "OutputWriter", "load_extractor", "open_output", "read_inputs",
-           "read_jsonl_lines", "read_text_lines", "run_extraction"]
+__all__ = ["CHUNK_SIZE", "DEVICES", "OUTPUT_SUFFIXES", "OutputWriter", "load_extractor", "open_output", "read_inputs",
+           "read_jsonl_lines", "read_text_lines", "run_extraction", "unique_ids"]
 
 CHUNK_SIZE = 256  # documents handed to the model at once
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -141,16 +141,23 @@ def read_inputs(inputs: Inputs, lines: bool = False, report: Reporter = _to_stde
     seen: dict[str, int] = {}
     for source in map(os.fspath, [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
         docs = _read_stdin(report) if source == "-" else _read_path(source, lines, report)
-        for doc in docs:
-            # `rasd validate` rejects repeated ids, so a repeat is renamed, not dropped
-            if doc.id in seen:
-                base = doc.id
-                while doc.id in seen:
-                    seen[base] += 1
-                    doc.id = f"{base}~{seen[base]}"
-                warn(f"{source}: warning: repeated document id {base!r} renamed {doc.id!r}")
-            seen[doc.id] = 1
-            yield doc
+        yield from unique_ids(docs, source, warn, seen)
+
+
+def unique_ids(docs: Iterable[Document], source: str, warn: Reporter = _to_stderr,
+               seen: dict[str, int] | None = None) -> Iterator[Document]:
+    """``docs`` with each id unique over ``seen`` (``ID~2`` for a repeat, reported to ``warn``)."""
+    seen = {} if seen is None else seen
+    for doc in docs:
+        # `rasd validate` rejects repeated ids, so a repeat is renamed, not dropped
+        if doc.id in seen:
+            base = doc.id
+            while doc.id in seen:
+                seen[base] += 1
+                doc.id = f"{base}~{seen[base]}"
+            warn(f"{source}: warning: repeated document id {base!r} renamed {doc.id!r}")
+        seen[doc.id] = 1
+        yield doc
 
 
 def _chunks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
@@ -253,21 +260,43 @@ def _parquet_schema() -> Any:
 
 
 # ---------------------------------------------------------------------------------------- runner
-def load_extractor(model: str | os.PathLike, quantized: bool = False) -> "ExtractorBase":
+DEVICES = ("cpu", "cuda")
+
+
+def load_extractor(model: str | os.PathLike, quantized: bool = False, device: str | None = None,
+                   threads: int | None = None) -> "ExtractorBase":
     """The extractor for ``model``: an ONNX export (a directory with ``model.onnx``) runs on
     onnxruntime without torch, anything else (a model directory or hub id) on torch.
-    ``quantized`` picks the int8 ONNX encoder."""
+    ``quantized`` picks the int8 ONNX encoder. ``device`` is ``cpu`` or ``cuda`` (default: cpu
+    for ONNX, the model's own for torch); ``threads`` caps the CPU threads of one model call
+    (for torch, process-wide: ``torch.set_num_threads``)."""
     from .onnx_extractor import ENCODER_FILE
 
+    if device is not None and device not in DEVICES:
+        raise UserError(f"device {device!r}: use one of {', '.join(DEVICES)}")
     if (Path(model) / ENCODER_FILE).is_file():
         from .onnx_extractor import OnnxExtractor
 
-        return OnnxExtractor.from_pretrained(model, quantized=quantized)
+        providers = ("CUDAExecutionProvider", "CPUExecutionProvider") if device == "cuda" else ("CPUExecutionProvider",)
+        if device == "cuda":
+            import onnxruntime
+
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                raise UserError(f"{model}: device 'cuda' needs onnxruntime-gpu (this onnxruntime has "
+                                 f"{', '.join(onnxruntime.get_available_providers())})")
+        return OnnxExtractor.from_pretrained(model, quantized=quantized, threads=threads, providers=providers)
     if quantized:
         raise UserError(f"{model}: int8 needs an ONNX export (rasd export-onnx --int8); it has no {ENCODER_FILE}")
+    import torch
+
     from .extractor import Extractor
 
-    return Extractor.from_pretrained(model)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda': torch sees no CUDA GPU here (torch.cuda.is_available() is False); "
+                        "use --device cpu")
+    if threads:
+        torch.set_num_threads(threads)
+    return Extractor.from_pretrained(model, device=device)
 
 
 def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, output: str | os.PathLike,

@@ -183,3 +183,30 @@ def test_cli_extract_writes_parquet_and_merges_reports(tmp_path, model_dir, caps
     assert stats["merged_events"] <= stats["events"]
     with pytest.raises(ValueError, match="merged records are rows"):
         run_extraction(model_dir, [str(inp)], str(tmp_path / "m.jsonl"), merge=True, show_progress_bar=False)
+
+
+def test_extract_on_cpu_with_one_thread(tmp_path, model_dir, capsys):
+    from rasd.inference.io import load_extractor
+
+    src = tmp_path / "in.txt"
+    src.write_text("اشتباكات عنيفة في حلب.", encoding="utf-8")
+    before = torch.get_num_threads()
+    try:
+        assert main(["extract", "--model", model_dir, "--device", "cpu", "--threads", "1", "-q", str(src),
+                     "-o", str(tmp_path / "out.jsonl")]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["documents"] == 1
+    assert load_extractor(model_dir, device="cpu").device.type == "cpu"
+
+
+def test_unknown_or_absent_devices_are_refused_with_the_reason(model_dir):
+    from rasd.inference.io import load_extractor
+
+    with pytest.raises(ValueError, match="use one of cpu, cuda"):
+        load_extractor(model_dir, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            load_extractor(model_dir, device="cuda")
+    assert main(["extract", "--model", model_dir, "--device", "gpu"]) == 2  # a usage error

@@ -53,3 +53,16 @@ def test_extract_command_loads_no_training_dependency(tmp_path, tiny_model, tiny
     """
     proc = run_blocked(code, {"datasets", "accelerate", "seqeval"})
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_inference_and_the_cli_need_no_serving_dependency():
+    code = """
+    import rasd.inference.io, rasd.inference.extractor, rasd.inference.onnx_extractor, rasd.serving
+    import rasd.serving.config, rasd.serving.batching
+    from rasd.training.cli import build_parser
+    build_parser().parse_args(["serve", "--model", "owner/model"])  # options listed without importing FastAPI
+    print("ok")
+    """
+    proc = run_blocked(code, {"fastapi", "uvicorn", "starlette", "pydantic", "ray", "fsspec"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("ok")

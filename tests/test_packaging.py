@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "inference", "training", "configs")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "inference", "training", "serving", "configs")
 TEXT = "قصفت الطائرات مدينة حلب أمس، ما أسفر عن مقتل ثلاثة مدنيين."
 
 
@@ -73,10 +73,12 @@ def test_the_wheel_holds_the_schemas_configs_and_licence(wheel):
     shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").rglob("*.yaml")}
     assert {f"rasd/{name}" for name in shipped} <= set(names)
     assert "rasd/configs/schema/conflict.yaml" in names and any(n.endswith("licenses/LICENSE") for n in names)
+    assert {"rasd/serving/app.py", "rasd/serving/ray_batch.py"} <= set(names)
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "License-Expression: Apache-2.0" in metadata
     core = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert not [line for line in core if re.search(r"\b(datasets|accelerate|seqeval|matplotlib)\b", line)], core
+    assert not [line for line in core if re.search(r"\b(fastapi|uvicorn|ray)\b", line)], core  # rasd[serve], rasd[ray]
 
 
 def test_the_installed_package_comes_from_the_wheel(venv, outside):

@@ -50,13 +50,17 @@ README = ROOT / "README.md"
 
 # subcommands that run here on tiny data
 RUN = {"validate", "convert", "build-corpus", "build-default-model", "train", "evaluate", "extract",
-       "export-onnx", "pretrain", "push", "events"}
+       "export-onnx", "pretrain", "push", "events", "batch"}
 MAKE_RUN = {"demo"}  # make targets whose rasd commands run here
 NOT_RUN: list[tuple[str, str]] = [  # (pattern on the command, why it cannot run here)
     (r"make test", "it runs this very test suite"),
     (r"accelerate launch .*", "needs several GPUs and the recipe's encoder from the Hugging Face hub"),
     (r"pip install .*", "installs into the current environment from the network (test_packaging installs the "
                         "built wheel into a fresh one)"),
+    (r"rasd serve .*", "a server runs until it is stopped (tests/test_serving.py runs it on a free loopback port)"),
+    (r"curl .*", "needs the server of `rasd serve` running (tests/test_serving.py calls every endpoint)"),
+    (r"ray (up|job submit) .*", "needs a Ray cluster (tests/test_ray_batch.py runs rasd batch on a local Ray)"),
+    (r"kubectl .*", "needs a Kubernetes cluster with KubeRay"),
 ]
 PROGRAMS = ("rasd", "make", "pip", "python", "accelerate")
 TINY_TRAIN = {"model.max_length": 32, "model.window_stride": 8, "model.relation_hidden_size": 16,
@@ -282,6 +286,16 @@ def check_not_run(text: str) -> None:
             from rasd.training.configuration import load_config
 
             load_config(TrainConfig, ROOT / args.config, args.set or [])
+    elif words[0] == "rasd":
+        build_parser().parse_args(words[1:])
+    elif words[:3] == ["ray", "job", "submit"]:
+        assert words[words.index("--") + 1] == "rasd", text
+        build_parser().parse_args(words[words.index("--") + 2:])
+    elif words[:2] == ["kubectl", "apply"]:
+        manifest = yaml.safe_load((ROOT / words[words.index("-f") + 1]).read_text(encoding="utf-8"))
+        entrypoint = shlex.split(manifest["spec"]["entrypoint"])
+        assert entrypoint[0] == "rasd", text
+        build_parser().parse_args(entrypoint[1:])
     elif words[0] == "pip":
         from importlib.metadata import metadata
 

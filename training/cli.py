@@ -172,25 +172,61 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from rasd.inference.io import run_extraction
+    from rasd.inference.io import load_extractor, run_extraction
 
-    stats = run_extraction(args.model, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
-                           show_progress_bar=not args.quiet, print_records=args.print, quantized=args.int8,
-                           merge=args.merge)
-    skipped = len(stats.get("errors") or [])
-    status = EXIT_OK
-    if skipped:
-        written = stats["documents"]
-        what = (f"{skipped} input{'s' if skipped > 1 else ''} skipped (listed above); "
-                f"{written} document{'' if written == 1 else 's'} written")
-        if args.keep_going:
-            print(f"rasd extract: {what} (--keep-going)", file=sys.stderr)
-        else:
-            print(f"rasd extract: error: {what}; fix the inputs, or pass --keep-going to accept skipped ones",
-                  file=sys.stderr)
-            status = EXIT_FAILURE
+    extractor = load_extractor(args.model, quantized=args.int8, device=args.device, threads=args.threads)
+    stats = run_extraction(extractor, args.inputs, args.output, lines=args.lines, batch_size=args.batch_size,
+                           show_progress_bar=not args.quiet, print_records=args.print, merge=args.merge)
+    status = _skipped_status("extract", len(stats.get("errors") or []), stats["documents"], args.keep_going)
     # stdout may be the JSONL output itself, so the summary goes to stderr, last
     print(json.dumps(stats, ensure_ascii=False), file=sys.stderr)
+    return status
+
+
+def _skipped_status(command: str, skipped: int, written: int, keep_going: bool) -> int:
+    """Say how many inputs were skipped; a failure unless ``--keep-going`` accepts them."""
+    if not skipped:
+        return EXIT_OK
+    what = (f"{skipped} input{'s' if skipped > 1 else ''} skipped (listed above); "
+            f"{written} document{'' if written == 1 else 's'} written")
+    if keep_going:
+        print(f"rasd {command}: {what} (--keep-going)", file=sys.stderr)
+        return EXIT_OK
+    print(f"rasd {command}: error: {what}; fix the inputs, or pass --keep-going to accept skipped ones",
+          file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from rasd.serving.app import serve
+    from rasd.serving.config import API_KEY_ENV, ServeConfig
+
+    options = {f.name: getattr(args, f.name) for f in fields(ServeConfig) if f.name != "api_key"}
+    config = ServeConfig(**options, api_key=os.environ.get(API_KEY_ENV, ""))
+    serve(args.model, host=args.host, port=args.port, config=config, quantized=args.int8, device=args.device,
+          threads=args.threads)
+    return EXIT_OK
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rasd.serving.ray_batch import run_batch
+
+    summary = run_batch(args.model, args.inputs, args.output, formats=[f for f in args.format.split(",") if f],
+                        events=None if args.events == "none" else args.events, workers=args.workers,
+                        threads_per_worker=args.threads_per_worker, gpus_per_worker=args.gpus_per_worker,
+                        batch_size=args.batch_size, quantized=False if args.fp32 else None, device=args.device,
+                        overwrite=args.overwrite, address=args.address, num_cpus=args.num_cpus,
+                        report=lambda line: print(line, file=sys.stderr))
+    for problem in summary["problems"]:
+        print(problem, file=sys.stderr)
+    status = _skipped_status("batch", len(summary["problems"]), summary["documents"], args.keep_going)
+    if summary["failed"]:
+        print(f"rasd batch: error: {len(summary['failed'])} shard(s) failed and were left unwritten (listed above); "
+              f"run the command again to retry them", file=sys.stderr)
+        status = EXIT_FAILURE
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, ensure_ascii=False))
     return status
 
 
@@ -230,6 +266,25 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------- parser
+def _add_device_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="where the model runs (default: cpu; cuda needs a GPU build of torch or onnxruntime-gpu)")
+    s.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per model call (default: the library's own choice)")
+
+
+def _add_serve_options(s: argparse.ArgumentParser) -> None:
+    """One flag per ``ServeConfig`` field, with its help and default, so the two never drift apart."""
+    from dataclasses import fields
+
+    from rasd.serving.config import ServeConfig
+
+    for f in fields(ServeConfig):
+        if f.name != "api_key":  # secrets come from the environment, never from arguments (ps shows those)
+            s.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                           help=f.metadata["help"])
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks and shows every option's default (flags excepted)."""
 
@@ -367,6 +422,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 0 even when malformed inputs were skipped (they are still listed)")
     s.add_argument("--merge", action="store_true", help="join records of different documents that report one "
                                                         "event (a .csv or .parquet output)")
+    _add_device_options(s)
+
+    s = command("serve", cmd_serve, "run the REST service (rasd[serve]); the API key, if any, comes from "
+                                    "$RASD_API_KEY")
+    s.add_argument("--model", required=True, type=_model, help="model folder, hub id, or ONNX export")
+    s.add_argument("--int8", action="store_true", help="with an ONNX export: its int8 encoder")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    s.add_argument("--port", type=int, default=8000, help="port to listen on")
+    _add_device_options(s)
+    _add_serve_options(s)
+
+    s = command("batch", cmd_batch, "extract a folder (or URL) of JSONL/Parquet shards on Ray (rasd[ray]); "
+                                    "joins the cluster of $RAY_ADDRESS if set")
+    s.add_argument("--model", required=True, help="model folder or ONNX export (on a cluster: shared, or a URL)")
+    s.add_argument("inputs", help="folder, file or fsspec URL of .jsonl[.gz] / .parquet shards")
+    s.add_argument("output", help="folder or fsspec URL; one set of outputs per input shard")
+    s.add_argument("--format", default="jsonl", help="documents as jsonl, parquet, or jsonl,parquet")
+    s.add_argument("--events", default="csv", help="event rows per shard as NAME.events.csv or .parquet "
+                                                   "(none: no rows)")
+    s.add_argument("--workers", type=int, default=2, help="extractor actors")
+    s.add_argument("--threads-per-worker", type=int, default=1, help="CPUs of each actor")
+    s.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs of each actor (with --device cuda)")
+    s.add_argument("--device", choices=["cpu", "cuda"], default=None, help="where each actor runs the model")
+    s.add_argument("--batch-size", type=int, default=16, help="windows per forward pass")
+    s.add_argument("--fp32", action="store_true", help="with an ONNX export: its fp32 encoder, not the int8 one")
+    s.add_argument("--overwrite", action="store_true", help="redo shards whose outputs exist")
+    s.add_argument("--keep-going", action="store_true",
+                   help="exit 0 even when malformed records were skipped (they are still listed)")
+    s.add_argument("--address", default=None, help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)")
+    s.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray (default: all)")
 
     s = sub.add_parser("events", help="work on event records", description="work on event records", parents=[common],
                        formatter_class=HelpFormatter)
