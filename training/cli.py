@@ -19,8 +19,9 @@ from typing import Any, Callable
 SCHEMA_DEFAULT = "configs/schema/conflict.yaml"  # the packaged schema when there is no such file here
 EXIT_OK, EXIT_FAILURE, EXIT_USER_ERROR = 0, 1, 2
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Libraries whose INFO lines (accelerate: five checkpoint lines per epoch) show only with --verbose.
-CHATTY_LOGGERS = ("accelerate", "datasets", "urllib3", "filelock", "httpx")
+# Libraries whose INFO lines (accelerate: five checkpoint lines per epoch; gensim: one a second) show only
+# with --verbose.
+CHATTY_LOGGERS = ("accelerate", "datasets", "urllib3", "filelock", "httpx", "gensim")
 # Error classes that mean "what you gave cannot be used", by module: a module not imported raised none.
 USER_ERROR_CLASSES = {
     "rasd.training.configuration": "ConfigError",
