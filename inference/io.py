@@ -29,7 +29,7 @@ from .events import EventRecord, format_record
 if TYPE_CHECKING:
     from .pipeline import ExtractorBase
 
-__all__ = ["CHUNK_SIZE", "DEVICES", "OUTPUT_SUFFIXES", "OutputWriter", "load_extractor", "open_output", "read_inputs",
+__all__ = ["CHUNK_SIZE", "DEVICES", "OUTPUT_SUFFIXES", "OutputWriter", "chunks", "load_extractor", "open_output", "read_inputs",
            "read_jsonl_lines", "read_text_lines", "run_extraction", "unique_ids"]
 
 CHUNK_SIZE = 256  # documents handed to the model at once
@@ -160,7 +160,8 @@ def unique_ids(docs: Iterable[Document], source: str, warn: Reporter = _to_stder
         yield doc
 
 
-def _chunks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+def chunks(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    """``docs`` in lists of ``size`` (the last shorter), read lazily."""
     chunk: list[Document] = []
     for doc in docs:
         chunk.append(doc)
@@ -337,7 +338,7 @@ def run_extraction(model: "str | os.PathLike | ExtractorBase", inputs: Inputs, o
     writer = open_output(output)
     kept: list[EventRecord] = []  # with ``merge``, records wait for the last document
     try:
-        for chunk in _chunks(read_inputs(inputs, lines, report, warn), CHUNK_SIZE):
+        for chunk in chunks(read_inputs(inputs, lines, report, warn), CHUNK_SIZE):
             docs = extractor.extract(chunk, batch_size=batch_size)
             if merge:
                 kept += [record for doc in docs for record in doc.events]

@@ -179,9 +179,9 @@ class ExtractorBase:
         results: list[Document] = []
         for block in self._blocks(docs):
             results += self._predict_block(block, batch_size, relations)
-            if progress:
+            if progress is not None:
                 progress.update(len(block))
-        if progress:
+        if progress is not None:
             progress.close()
         return results
 

@@ -2,7 +2,7 @@
 # The ablation table of docs/results.md: the quickstart model with each word-level lever turned
 # off in turn, the model of rasd 0.1 (no lever, 4-layer random BERT), and the full model on the
 # news vectors when ../shared is beside the repo; 3 seeds each, scored on the conflict test split.
-#   bash scripts/ablation.sh             # about 3 h on 2 idle cores (two lanes of one thread)
+#   bash scripts/ablation.sh             # about 4 h on 2 idle cores (two lanes of one thread)
 #   python scripts/results_table.py ablation runs/ablation
 # A run is skipped when its scores.json exists, so a stopped script resumes where it was.
 set -euo pipefail
@@ -14,22 +14,26 @@ NEWS=${NEWS:-../shared/data/news-raw/train.jsonl.gz}
 export HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 mkdir -p "$OUT"
 
-# the encoders: the default (0 layers, every training word whole), rasd 0.1's (4 random layers,
-# words seen once split into pieces) and, with ../shared, the news vectors
-[ -f "$OUT/enc-default/config.json" ] || rasd build-default-model --output "$OUT/enc-default" --layers 0 --min-frequency 1
-[ -f "$OUT/enc-0.1/config.json" ] || rasd build-default-model --output "$OUT/enc-0.1"
+# the encoders: the default (embeddings only), rasd 0.1's (4 random layers) and, with ../shared,
+# the news vectors
+[ -f "$OUT/enc-default/config.json" ] || rasd build-default-model --output "$OUT/enc-default"
+[ -f "$OUT/enc-0.1/config.json" ] || rasd build-default-model --output "$OUT/enc-0.1" --layers 4
 if [ -f "$NEWS" ] && [ ! -f "$OUT/enc-news/config.json" ]; then
   rasd build-default-model --corpus "$NEWS" --output "$OUT/enc-news" --layers 0 --hidden-size 100 \
     --vocab-size 40000 --min-frequency 3 --vector-epochs 4
 fi
 
 OFF_CHARS="--set model.char_embedding_size=0"
-OFF_FEATURES="--set model.word_features=[]"
-OFF_GAZETTEER="--set model.word_features=[affixes,stem,shape]"
+OFF_FEATURES="--set model.word_features=[] --set model.lexicon_file="
+OFF_GAZETTEER="--set model.word_features=[affixes,stem,shape,lexicon]"
+OFF_LEXICON="--set model.word_features=[affixes,stem,shape,gazetteer] --set model.lexicon_file="
 OFF_LSTM="--set model.lstm_hidden_size=0"
 OFF_CRF="--set model.crf=false"
 OFF_PAIRS="--set model.pair_features=false"
-RASD_01="--set model.encoder=$OUT/enc-0.1 $OFF_CHARS $OFF_FEATURES $OFF_LSTM $OFF_CRF $OFF_PAIRS --set model.word_dropout_rate=0.0 --set train.word_dropout=0.0 --set train.lr=5e-4 --set train.batch_size=8 --set train.patience=8"
+# rasd 0.1's quickstart: its encoder and settings, no lever
+RASD_01="--set model.encoder=$OUT/enc-0.1 $OFF_CHARS $OFF_FEATURES $OFF_LSTM $OFF_CRF $OFF_PAIRS \
+  --set model.word_dropout_rate=0.0 --set train.word_dropout=0.0 --set train.lr=5e-4 --set train.warmup_ratio=0.06 \
+  --set train.batch_size=8 --set train.patience=8"
 
 run() {  # name seed [--set overrides...]
   local name=$1 seed=$2 dir="$OUT/$1-$2"; shift 2
@@ -44,7 +48,7 @@ run() {  # name seed [--set overrides...]
 lane_a() {
   for seed in $SEEDS; do
     run full "$seed"; run no-chars "$seed" $OFF_CHARS; run no-features "$seed" $OFF_FEATURES
-    run no-gazetteer "$seed" $OFF_GAZETTEER
+    run no-gazetteer "$seed" $OFF_GAZETTEER; run no-lexicon "$seed" $OFF_LEXICON
   done
 }
 lane_b() {

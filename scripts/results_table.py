@@ -55,6 +55,7 @@ ABLATION = {
     "no-chars": "− char-CNN",
     "no-features": "− word features (affixes, stem, shape, gazetteers)",
     "no-gazetteer": "− gazetteer features only",
+    "no-lexicon": "− trigger lexicon feature only",
     "no-lstm": "− BiLSTM",
     "no-crf": "− CRF (BIO constraints only)",
     "no-pair-features": "− relation pair features",

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from rasd.inference.documents import Document
 from rasd.inference.errors import UserError
-from rasd.inference.io import (CHUNK_SIZE, OUTPUT_SUFFIXES, _chunks, load_extractor, open_output, read_jsonl_lines,
+from rasd.inference.io import (CHUNK_SIZE, OUTPUT_SUFFIXES, chunks, load_extractor, open_output, read_jsonl_lines,
                                unique_ids)
 
 from .memory import release_free_memory
@@ -206,7 +206,7 @@ def extract_shard(extractor, shard: Shard, output: str, formats: Sequence[str], 
             for kind, path in staged.items():
                 writers[kind] = _open_writer(kind if kind in DOCUMENT_FORMATS else "rows", path)
             docs = unique_ids(read_shard(shard.url, shard.name, problems.append), shard.url, problems.append)
-            for chunk in _chunks(docs, CHUNK_SIZE):
+            for chunk in chunks(docs, CHUNK_SIZE):
                 out = extractor.extract(chunk, batch_size=batch_size)
                 for writer in writers.values():
                     writer.write(out)

@@ -69,6 +69,13 @@ def test_missing_config_file(tmp_path, capsys):
     assert_user_error(["train", "--config", str(tmp_path / "nope.yaml")], capsys, "nope.yaml: no such file")
 
 
+def test_missing_encoder_folder_names_the_command_that_builds_it(tmp_path, capsys):
+    missing = str(tmp_path / "models" / "default-encoder")
+    assert_user_error(["train", "--config", "configs/quickstart.yaml", "--set", f"model.encoder={missing}",
+                       "--set", f"train.output_dir={tmp_path / 'run'}"], capsys,
+                      f"rasd build-default-model --output {missing}")
+
+
 def test_misspelt_config_key_lists_the_known_ones(tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text("model:\n  encodr: x\n", encoding="utf-8")

@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                         "tokenizer on")
     s.add_argument("--output", default="models/default-encoder", help="the encoder folder to write")
     s.add_argument("--vocab-size", type=int, default=8000, help="WordPiece vocabulary target")
-    s.add_argument("--layers", type=int, default=4, help="transformer layers (0: embeddings only)")
+    s.add_argument("--layers", type=int, default=0, help="transformer layers (0: the subtoken embeddings only)")
     s.add_argument("--hidden-size", type=int, default=256, help="width of the embeddings and layers")
     s.add_argument("--min-frequency", type=int, default=2, help="a word seen fewer times is left to its pieces")
     s.add_argument("--vector-epochs", type=int, default=0, help="start the embeddings from fastText vectors trained "

@@ -23,11 +23,17 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 @dataclass
 class DefaultEncoderSpec:
-    """Size of the offline default BERT (random weights)."""
+    """Size of the offline default BERT.
+
+    By default it has no transformer layer: on a few thousand sentences, layers trained from
+    random weights learn less than the word-level parts above them (char-CNN, word features,
+    BiLSTM, CRF), so the encoder is the subtoken embedding table those parts start from; words
+    seen once are left to their pieces, so the pieces an unseen word is made of are trained too.
+    """
 
     vocab_size: int = 8000
     hidden_size: int = 256
-    num_hidden_layers: int = 4
+    num_hidden_layers: int = 0
     num_attention_heads: int = 4
     intermediate_size: int = 1024
     max_position_embeddings: int = 512

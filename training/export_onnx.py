@@ -93,7 +93,8 @@ def export_onnx(model_dir: str | os.PathLike, out_dir: str | os.PathLike, quanti
     if quantize:
         quantize_encoder(out / ENCODER_FILE, out / ENCODER_INT8_FILE)
         result["files"].append(ENCODER_INT8_FILE)
-    for name in ("config.json",) + TOKENIZER_FILES:
+    # the model card and its scores travel with the export (rasd serve's /v1/model reads them)
+    for name in ("config.json", "README.md", "eval_results.json") + TOKENIZER_FILES:
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, out / name)
             result["files"].append(name)

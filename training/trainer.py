@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 
 from rasd.inference.documents import Document
+from rasd.inference.errors import UserError
 from rasd.inference.extractor import Extractor
 from rasd.inference.modeling import RasdModel
 from rasd.inference.schema import Schema
@@ -76,7 +77,12 @@ class Trainer(AcceleratedRun):
 
         m, d, t = self.config.model, self.config.data, self.config.train
         self.schema = Schema.from_yaml(m.schema)
-        self.tokenizer = AutoTokenizer.from_pretrained(m.encoder)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(m.encoder)
+        except OSError as err:
+            raise UserError(f"model.encoder {m.encoder!r} is neither a local encoder folder nor a hub id that can "
+                            "be loaded here (offline, a hub encoder must be in the cache); the offline default is "
+                            f"built by: rasd build-default-model --output {m.encoder}") from err
         self.model = RasdModel.from_encoder(m.encoder, self.schema, **m.options().to_dict())
         train_docs = read_corpus(d.train, self.schema)
         if d.dev:
