@@ -144,17 +144,15 @@ class LinearChainCRF(nn.Module):
         mask = mask.bool()
         tags = tags.clamp(min=0)  # padded positions carry -100; they are masked out below
         trans, start, end = self.transition_scores()
-        batch = torch.arange(emissions.size(0), device=emissions.device)
-        gold = start[tags[:, 0]] + emissions[batch, 0, tags[:, 0]]
+        on = mask.to(emissions.dtype)
+        # the gold path's score at once; only the partition function needs the recursion
+        last = tags.gather(1, (mask.long().sum(1) - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        gold = (start[tags[:, 0]] + (emissions.gather(2, tags.unsqueeze(2)).squeeze(2) * on).sum(1)
+                + (trans[tags[:, :-1], tags[:, 1:]] * on[:, 1:]).sum(1) + end[last])
         alpha = start + emissions[:, 0]
         for t in range(1, emissions.size(1)):
-            on = mask[:, t]
-            step = trans[tags[:, t - 1], tags[:, t]] + emissions[batch, t, tags[:, t]]
-            gold = gold + step * on
             nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + emissions[:, t]
-            alpha = torch.where(on.unsqueeze(1), nxt, alpha)
-        last = tags.gather(1, (mask.long().sum(1) - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
-        gold = gold + end[last]
+            alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
         partition = torch.logsumexp(alpha + end, dim=1)
         return (partition - gold).sum()
 
