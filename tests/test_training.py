@@ -133,3 +133,31 @@ def test_hub_recipes_build_and_train_with_their_word_parts(recipe, run_config, t
 def test_a_bare_yaml_no_stays_the_word_no_in_a_string_field():
     config = load_config(TrainConfig, None, ["train.mixed_precision=no"])
     assert config.train.mixed_precision == "no"
+
+
+def test_weight_average_is_what_gets_scored_saved_and_resumed(run_config):
+    from rasd.training.averaging import WeightAverage
+
+    full = run_config("avg-full", weight_average=0.9)
+    train(full)
+    plain = run_config("avg-plain")
+    train(plain)
+    a, b = weights(full.train.output_dir), weights(plain.train.output_dir)
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the saved weights are the average, not the last
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_5(state):
+        if state.global_step == 5:
+            raise Killed
+
+    part = run_config("avg-part", weight_average=0.9)
+    with pytest.raises(Killed):
+        train(part, on_step=kill_at_5)
+    train(part, resume=True)  # the average travels with the checkpoint, so the resumed run saves the same
+    c = weights(part.train.output_dir)
+    for k in a:
+        torch.testing.assert_close(a[k], c[k], rtol=0, atol=1e-6, msg=k)
+    with pytest.raises(ValueError, match="weight_average"):
+        WeightAverage(torch.nn.Linear(2, 2), 1.5)

@@ -43,6 +43,8 @@ class TrainSection:
     batch_size: int = field(8, "windows per device per step")
     grad_accum: int = field(1, "steps accumulated per optimizer update")
     word_dropout: float = field(0.0, "share of training words replaced by the unknown token (and their word feature)")
+    weight_average: float = field(0.0, "decay of a moving average of the weights that is scored and saved instead of "
+                                       "the last weights (0: off; 0.99 averages about the last 100 updates)")
     lr: float = field(5e-5, "peak learning rate of the encoder")
     head_lr: float = field(1e-3, "peak learning rate of the two heads")
     weight_decay: float = field(0.01, "AdamW weight decay (not on biases and LayerNorm)")

@@ -6,6 +6,7 @@ in the epoch are checkpointed, so ``--resume`` loses only the steps since the la
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ from .configuration import save_config
 from .convert import read_corpus
 from .data import WordDropout, build_features, iterate_batches, length_grouped_order
 from .model_card import write_run_card
+from .averaging import WeightAverage
 from .optim import FUSED_ADAMW_DEVICES, adamw, decay_groups
 from .runs import AcceleratedRun
 
@@ -126,6 +128,10 @@ class Trainer(AcceleratedRun):
 
         scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total), total)
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, optimizer, scheduler)
+        self.average = None
+        if t.weight_average:
+            self.average = WeightAverage(self.accelerator.unwrap_model(self.model), t.weight_average)
+            self.accelerator.register_for_checkpointing(self.average)
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, state: TrainerState) -> None:
@@ -173,6 +179,8 @@ class Trainer(AcceleratedRun):
                 if not acc.sync_gradients:
                     continue
                 state.global_step += 1
+                if self.average is not None:
+                    self.average.update(acc.unwrap_model(self.model))
                 rate = tokens * acc.num_processes / max(1e-9, time.perf_counter() - started)
                 if progress:
                     progress.update(1)
@@ -204,6 +212,10 @@ class Trainer(AcceleratedRun):
 
     def _end_of_epoch(self, state: TrainerState) -> bool:
         """Score dev, keep the best model, decide on early stopping (the same on every process)."""
+        with self.scored_weights():
+            return self._score_and_keep(state)
+
+    def _score_and_keep(self, state: TrainerState) -> bool:
         from accelerate.utils import broadcast_object_list
 
         acc = self.accelerator
@@ -228,6 +240,12 @@ class Trainer(AcceleratedRun):
             state.epochs_without_improvement += 1
         patience = self.config.train.patience
         return bool(patience and state.epochs_without_improvement >= patience)
+
+    def scored_weights(self):
+        """The weights scored and saved: the moving average when ``train.weight_average`` is on."""
+        if self.average is None:
+            return contextlib.nullcontext()
+        return self.average.applied(self.accelerator.unwrap_model(self.model))
 
     def save_model(self, path: str) -> None:
         acc = self.accelerator
@@ -259,7 +277,8 @@ class Trainer(AcceleratedRun):
         result: dict = {"best_epoch": state.best_epoch, "updates": state.global_step}
         path = os.path.join(self.out, MODEL_DIR)
         if not os.path.exists(os.path.join(path, "config.json")):
-            self.save_model(path)  # no epoch finished (max_steps): keep what we have
+            with self.scored_weights():
+                self.save_model(path)  # no epoch finished (max_steps): keep what we have
         acc.wait_for_everyone()
         if acc.is_main_process:
             best = RasdModel.from_pretrained(path).to(acc.device)
