@@ -2,9 +2,9 @@
 
 Trained on a few thousand sentences, a tagger's weights jitter from one update to the next and
 its dev score with them; their moving average sits nearer the middle of the region the updates
-wander in, which scores more steadily (Polyak averaging). The average starts fast and slows to
-``decay``: after ``n`` updates it moves by ``1 - min(decay, (1 + n) / (10 + n))``, so the random
-initial weights are forgotten within the first epochs.
+wander in, which scores more steadily (Polyak averaging). It is the plain mean of the weights
+so far until ``1 / (1 - decay)`` updates, then an exponential average with ``decay``: the
+``n``-th update moves it by ``1 - min(decay, 1 - 1 / n)``.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class WeightAverage:
     def update(self, model: nn.Module) -> None:
         """Move the average toward the current weights (after an optimizer update)."""
         self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        decay = min(self.decay, 1.0 - 1.0 / self.updates)
         for name, p in model.named_parameters():
             if name in self.shadow:
                 self.shadow[name].lerp_(p.detach(), 1.0 - decay)
