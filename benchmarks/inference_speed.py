@@ -61,7 +61,8 @@ import sys
 import time
 from pathlib import Path
 
-from measure import has_trained_model, peak_rss_mib, rss_mib, worker_env  # beside this script
+from measure import (JsonWorker, has_trained_model, machine_info, markdown_table, peak_rss_mib,  # beside this script
+                     protocol_stream, rss_mib)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "runs" / "quickstart" / "model"
@@ -263,9 +264,7 @@ def _timed(fn, spent: dict, name: str):
 
 def worker_main(args) -> int:
     # the protocol owns the real stdout; anything a library prints goes to stderr
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    proto = protocol_stream()
     t = time.perf_counter()
     if args.worker == "pipeline":
         w = PipelineWorker(args.model, args.threads)
@@ -292,33 +291,14 @@ def worker_main(args) -> int:
 
 
 # ============================================================================ parent side
-class Worker:
+class Worker(JsonWorker):
     def __init__(self, kind: str, model: Path, onnx: Path | None, data: Path, threads: int | None) -> None:
         cmd = [sys.executable, __file__, "--worker", kind, "--model", str(model), "--data", str(data)]
         if onnx:
             cmd += ["--onnx", str(onnx)]
         if threads:
             cmd += ["--threads", str(threads)]
-        self.kind = kind
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=worker_env(),
-                                     stderr=subprocess.DEVNULL if not os.environ.get("RASD_BENCH_DEBUG") else None)
-        self.info = self._read()
-
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker {self.kind} died (rerun with RASD_BENCH_DEBUG=1 to see its stderr)")
-        return json.loads(line)
-
-    def ask(self, **cmd) -> dict:
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> dict:
-        out = self.ask(cmd="quit")
-        self.proc.wait(timeout=60)
-        return out
+        super().__init__(cmd, kind)
 
 
 def ensure_pipeline_model(model_dir: Path, out_dir: Path) -> Path:
@@ -570,12 +550,6 @@ def check_parity(art: dict, data: Path, schema) -> dict:
 
 
 # ============================================================================ report
-def fmt_table(rows: list[list[str]], head: list[str]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def report(res: dict, batch_sizes: list[int]) -> str:
     sp, best = res["speed"], res["best"]
     out = [f"### {res['name']}: {res['model']}",
@@ -587,7 +561,7 @@ def report(res: dict, batch_sizes: list[int]) -> str:
         rows.append([str(bs)] + [f"{sp[k][bs]['docs_per_s']:.1f}" for k in PATHS]
                     + [f"{sp[k][bs]['docs_per_s'] / base:.2f}x" for k in PATHS[1:]])
     out.append("\nSpans, documents/s (median), same batch size for every path:\n")
-    out.append(fmt_table(rows, ["batch"] + list(PATHS) + [f"{k} / pipeline" for k in PATHS[1:]]))
+    out.append(markdown_table(rows, ["batch"] + list(PATHS) + [f"{k} / pipeline" for k in PATHS[1:]]))
     pipe_best = sp["pipeline"][best["pipeline"]]["docs_per_s"]
     rows = []
     for k in PATHS:
@@ -596,7 +570,7 @@ def report(res: dict, batch_sizes: list[int]) -> str:
         rows.append([k, str(best[k]), f"{s['docs_per_s']:.1f}", f"{s['tokens_per_s']:.0f}",
                      f"{s['docs_per_s'] / pipe_best:.2f}x", f"{mem['peak_rss_mib']:.0f}", f"{mem['after_load_mib']:.0f}"])
     out.append("\nEach path at its best batch size:\n")
-    out.append(fmt_table(rows, ["path", "best batch", "docs/s", "tokens/s", "vs pipeline (best)",
+    out.append(markdown_table(rows, ["path", "best batch", "docs/s", "tokens/s", "vs pipeline (best)",
                                 "peak RSS MiB", "RSS after load MiB"]))
     if 1 in sp["pipeline"]:
         out.append("\nEach rasd path at its best batch size against the pipeline as usually called (batch_size=1): "
@@ -606,7 +580,7 @@ def report(res: dict, batch_sizes: list[int]) -> str:
         rows = [[k, str(e["batch_size"]), f"{e['docs_per_s']:.1f}", str(e["spans"]), str(e["relations"]),
                  str(e["events"])] for k, e in res["extraction"].items()]
         out.append("\nFull extraction (spans + relations + event records), each at its best batch size:\n")
-        out.append(fmt_table(rows, ["path", "batch", "docs/s", "spans", "relations", "events"]))
+        out.append(markdown_table(rows, ["path", "batch", "docs/s", "spans", "relations", "events"]))
     if res.get("breakdown"):
         rows = [[k, str(b["batch_size"]), f"{1000 * b['total']:.0f}", f"{1000 * b['tokenize']:.0f}",
                  f"{1000 * b['model']:.0f}", f"{1000 * b['postprocess']:.0f}",
@@ -614,7 +588,7 @@ def report(res: dict, batch_sizes: list[int]) -> str:
         out.append("\nWhere the time goes (ms per pass over all documents, best batch size; tokenize = the "
                    "pipeline's preprocess / rasd's words + normalisation + tokenizer + windows; model = the "
                    "network call; rest = the pipeline's postprocess / rasd's padding, Viterbi and spans):\n")
-        out.append(fmt_table(rows, ["path", "batch", "total", "tokenize", "model", "rest", "model share"]))
+        out.append(markdown_table(rows, ["path", "batch", "total", "tokenize", "model", "rest", "model share"]))
     c = res["checks"]
     out.append("\nChecks:\n")
     out.append(f"- torch vs onnx fp32: {c['onnx_span_docs_differing']} of {c['docs']} documents with different spans, "
@@ -685,7 +659,7 @@ def main(argv=None) -> int:
         print("\n" + report(results[-1], bbs), flush=True)
     seeds = int8_quality(results[0], args.seed_models, args.data, args.work_dir, args.threads)
     print("\n" + seeds["text"], flush=True)
-    env = machine_info(args.threads, load_before)
+    env = machine_info(args.threads, load_before, ("torch", "onnxruntime", "transformers", "numpy"))
     print(f"\n{env}\nwall time {time.perf_counter() - started:.0f} s", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"machine": env, "results": results, "int8_seeds": seeds}, indent=2,
@@ -729,22 +703,6 @@ def int8_quality(main: dict, models: list[Path], data: Path, work: Path, threads
                      f"({', '.join(f'{d:+.2f}' for d in drops)})")
     out["text"] = "\n".join(lines)
     return out
-
-
-def machine_info(threads, load_before=None) -> str:
-    import platform
-
-    import numpy
-    import onnxruntime
-    import torch
-    import transformers
-
-    load = os.getloadavg()
-    before = f"{load_before[0]:.1f} at the start, " if load_before else ""
-    return (f"machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), 1-minute load average "
-            f"{before}{load[0]:.1f} at the end (other jobs share the machine); intra-op threads per path: "
-            f"{threads or 'library defaults'}; torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, transformers {transformers.__version__}, "
-            f"numpy {numpy.__version__}; python {platform.python_version()}")
 
 
 if __name__ == "__main__":
