@@ -209,7 +209,28 @@ def build_mirror(root: Path, tiny_encoder_dir: str, schema) -> Path:
         f.writelines(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in _news_docs(40, 0))
     (news / "valid.jsonl").write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n"
                                               for t in _news_docs(5, 1)), encoding="utf-8")
+    # ../shared/data/anercorp (CoNLL, PERS/LOC/ORG/MISC) and the news encoder configs/anercorp.yaml reads
+    anercorp = shared / "data" / "anercorp"
+    anercorp.mkdir(parents=True)
+    _write_anercorp(anercorp / "train.conll", schema, copies=6)
+    shutil.copytree(tiny_encoder_dir, repo / "models" / "news-encoder")
     return repo
+
+
+def _write_anercorp(path: Path, schema, copies: int) -> None:
+    """The tiny documents as CoNLL sentences with ANERcorp's labels (the rest tagged O)."""
+    from rasd.training.convert import read_markup, to_bio
+
+    labels = {"PER": "PERS", "GPE": "LOC", "LOC": "LOC", "ORG": "ORG", "FORCE": "ORG", "GROUP": "MISC"}
+    docs, _ = read_markup(Path(__file__).parent / "data" / "tiny.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        for _ in range(copies):
+            for doc in docs:
+                words, tags = to_bio(doc)
+                for word, tag in zip(words, tags):
+                    mapped = labels.get(tag[2:]) if tag != "O" else None
+                    f.write(f"{word}\t{tag[:2]}{mapped}\n" if mapped else f"{word}\tO\n")
+                f.write("\n")
 
 
 @pytest.fixture(scope="module")
