@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The ablation table of docs/results.md: the quickstart model with each word-level lever turned
 # off in turn, the model of rasd 0.1 (no lever, 4-layer random BERT), and the full model on the
-# news vectors when ../shared is beside the repo; 3 seeds each, scored on the conflict test split.
-#   bash scripts/ablation.sh             # about 4 h on 2 idle cores (two lanes of one thread)
+# news vectors when ../shared is beside the repo; the full model and the big levers on 3 seeds,
+# the small ones on the first (ALL_SEEDS=1: every row on every seed); scored on the conflict test split.
+#   bash scripts/ablation.sh             # about 3 h on 2 idle cores (LANES=2 runs of one thread at a time)
 #   python scripts/results_table.py ablation runs/ablation
 # A run is skipped when its scores.json exists, so a stopped script resumes where it was.
 set -euo pipefail
@@ -36,31 +37,36 @@ RASD_01="--set model.encoder=$OUT/enc-0.1 $OFF_CHARS $OFF_FEATURES $OFF_LSTM $OF
   --set train.batch_size=8 --set train.patience=8"
 
 run() {  # name seed [--set overrides...]
-  local name=$1 seed=$2 dir="$OUT/$1-$2"; shift 2
+  local name=$1 seed=$2 dir="$OUT/$1-$2" resume=""; shift 2
   [ -f "$dir/scores.json" ] && return 0
+  [ -f "$dir/checkpoint/trainer_state.json" ] && resume="--resume"  # a stopped run goes on from its last epoch
   # shellcheck disable=SC2068
   rasd train --config configs/quickstart.yaml --set model.encoder="$OUT/enc-default" --set train.seed="$seed" \
-    --set train.output_dir="$dir" --set train.progress_bar=false $@ $EXTRA > "$dir.log" 2>&1 \
+    --set train.output_dir="$dir" --set train.progress_bar=false $resume $@ $EXTRA > "$dir.log" 2>&1 \
     || { echo "failed: $dir (see $dir.log)" >&2; return 1; }
   echo "done: $dir"
 }
 
-lane_a() {
-  for seed in $SEEDS; do
-    run full "$seed"; run no-chars "$seed" $OFF_CHARS; run no-features "$seed" $OFF_FEATURES
-    run no-gazetteer "$seed" $OFF_GAZETTEER; run no-lexicon "$seed" $OFF_LEXICON
-  done
-}
-lane_b() {
-  for seed in $SEEDS; do
-    run no-lstm "$seed" $OFF_LSTM; run no-crf "$seed" $OFF_CRF; run no-pair-features "$seed" $OFF_PAIRS
-    run rasd-0.1 "$seed" $RASD_01
-    [ -f "$OUT/enc-news/config.json" ] && run news-vectors "$seed" --set model.encoder="$OUT/enc-news"
-  done
-}
+if [ "${1:-}" = "--one" ]; then shift; run "$@"; exit; fi
 
-lane_a & a=$!
-lane_b & b=$!
-wait $a && wait $b
+# One queue, most telling runs first (the full model on every seed, then each lever on the first
+# seed, then the other seeds), so a run cut short still fills the top of the table.
+jobs() {
+  local first=${SEEDS%% *} seed
+  for seed in $SEEDS; do echo "full $seed"; done
+  for seed in $SEEDS; do
+    echo "no-chars $seed $OFF_CHARS"; echo "no-features $seed $OFF_FEATURES"; echo "no-lstm $seed $OFF_LSTM"
+    echo "no-crf $seed $OFF_CRF"; echo "rasd-0.1 $seed $RASD_01"
+    if [ "$seed" = "$first" ]; then  # the smaller levers: one seed unless ALL_SEEDS=1
+      echo "no-gazetteer $seed $OFF_GAZETTEER"; echo "no-lexicon $seed $OFF_LEXICON"; echo "no-pair-features $seed $OFF_PAIRS"
+      [ -f "$OUT/enc-news/config.json" ] && echo "news-vectors $seed --set model.encoder=$OUT/enc-news"
+    elif [ "${ALL_SEEDS:-0}" = 1 ]; then
+      echo "no-gazetteer $seed $OFF_GAZETTEER"; echo "no-lexicon $seed $OFF_LEXICON"; echo "no-pair-features $seed $OFF_PAIRS"
+      [ -f "$OUT/enc-news/config.json" ] && echo "news-vectors $seed --set model.encoder=$OUT/enc-news"
+    fi
+  done
+}
+export OUT EXTRA
+jobs | xargs -P "${LANES:-2}" -L 1 bash "$0" --one
 python scripts/crf_conflict.py --out "$OUT/crf"
 python scripts/results_table.py ablation "$OUT"
