@@ -225,7 +225,7 @@ class StepsWorker(ExtractionWorker):
                     _, seconds = _timed(lambda: [word_input_arrays(f, ex._featurizer, chars) for f in forms])
                     add("part_word_features_warm", seconds)
                     o = ex.definition.options
-                    cold = WordFeaturizer(o.word_features, o.feature_buckets, o.max_word_chars)  # empty caches
+                    cold = WordFeaturizer(o.word_features, o.feature_buckets, o.max_word_chars, o.lexicon)  # empty caches
                     _, seconds = _timed(lambda: [word_input_arrays(f, cold, chars) for f in forms])
                     add("part_word_features_cold", seconds)
             builder = EventBuilder(ex.schema)
