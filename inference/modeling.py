@@ -104,7 +104,8 @@ class LinearChainCRF(nn.Module):
     """Learned BIO tag transitions (and start/end scores) on top of the tagger's emissions.
 
     Transitions the BIO scheme forbids (``I-X`` after anything but ``B-X``/``I-X``, ``I-X`` first)
-    are fixed at a large negative score, so training never spends probability on them. Decoding
+    are fixed at a large negative score, so training never spends probability on them (a window
+    whose gold begins with ``I-X``, cut from inside a span, is spared the first-tag rule). Decoding
     is numpy Viterbi in ``rasd.inference.decoding`` with ``transition_scores()``.
     """
 
@@ -144,10 +145,15 @@ class LinearChainCRF(nn.Module):
         mask = mask.bool()
         tags = tags.clamp(min=0)  # padded positions carry -100; they are masked out below
         trans, start, end = self.transition_scores()
+        # A window that a long document was cut into may begin inside a span (gold I-X first);
+        # only a document's first word may not, so such rows keep the learned start scores unmasked.
+        cut = self.forbidden(emissions.device)[1][tags[:, 0]]
+        start = torch.where(cut.unsqueeze(1), self.start.unsqueeze(0), start.unsqueeze(0))  # [B, T]
         on = mask.to(emissions.dtype)
         # the gold path's score at once; only the partition function needs the recursion
         last = tags.gather(1, (mask.long().sum(1) - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
-        gold = (start[tags[:, 0]] + (emissions.gather(2, tags.unsqueeze(2)).squeeze(2) * on).sum(1)
+        gold = (start.gather(1, tags[:, :1]).squeeze(1)
+                + (emissions.gather(2, tags.unsqueeze(2)).squeeze(2) * on).sum(1)
                 + (trans[tags[:, :-1], tags[:, 1:]] * on[:, 1:]).sum(1) + end[last])
         alpha = start + emissions[:, 0]
         for t in range(1, emissions.size(1)):

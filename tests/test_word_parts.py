@@ -126,6 +126,33 @@ def test_crf_loss_is_the_negative_log_likelihood_of_the_gold_path():
     assert crf.nll(emissions, gold, mask).item() == pytest.approx(want, rel=1e-4)
 
 
+def test_crf_loss_spares_a_window_cut_inside_a_span():
+    """A window beginning with gold I-X (cut from a long document) is scored with the learned start
+    scores, not the document-start rule; windows that begin a document keep the rule."""
+    from rasd.inference.modeling import LinearChainCRF
+
+    torch.manual_seed(2)
+    crf = LinearChainCRF(TAGS)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.normal_()
+    emissions = torch.randn(2, 3, 5)
+    gold = torch.tensor([[2, 0, 1], [1, 2, 0]])  # I-GPE first (a cut window), then a document start
+    mask = torch.ones(2, 3)
+    trans, start, end = (t.detach().double().numpy() for t in crf.transition_scores())
+    want = []
+    for b, first_scores in ((0, crf.start.detach().double().numpy()), (1, start)):
+        e = emissions[b].double().numpy()
+        scores = {path: first_scores[path[0]] + e[0, path[0]] + end[path[-1]]
+                  + sum(trans[x, y] + e[i + 1, y] for i, (x, y) in enumerate(zip(path, path[1:])))
+                  for path in itertools.product(range(len(TAGS)), repeat=3)}
+        log_z = np.logaddexp.reduce(np.array(list(scores.values())))
+        want.append(log_z - scores[tuple(gold[b].tolist())])
+    assert want[0] < 100  # not the 10,000 of a forbidden first tag
+    for b in (0, 1):
+        assert crf.nll(emissions[b:b + 1], gold[b:b + 1], mask[b:b + 1]).item() == pytest.approx(want[b], rel=1e-4)
+
+
 # ---------------------------------------------------------------------------------------- pairs
 def test_pair_features_follow_their_definition(schema):
     labels = ["ATTACK", "GPE", "ATTACK", "GPE", "TIME"]
