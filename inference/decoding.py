@@ -93,28 +93,35 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str], learned: TagTransiti
 
 def crf_marginals(emissions: np.ndarray, tags: Sequence[str], learned: TagTransitions) -> np.ndarray:
     """Per-word tag probabilities ``[words, tags]`` of a linear-chain CRF (forward-backward):
-    the confidence of a decoded tag, where a plain tagger uses its softmax."""
+    the confidence of a decoded tag, where a plain tagger uses its softmax.
+
+    Run in probability space with each step rescaled to sum 1 (a matrix-vector product a word,
+    not a [tags, tags] log-sum-exp): a word's marginals are its forward times its backward
+    vector, normalised, so the per-step scales cancel."""
     n = emissions.shape[0]
     if n == 0:
         return np.zeros((0, len(tags)), dtype=np.float32)
     trans, start, end = (a.astype(np.float64) for a in _moves(tags, learned))
     em = emissions.astype(np.float64)
+    em = np.exp(em - em.max(axis=1, keepdims=True))
+    moves = np.exp(trans - np.max(trans[np.isfinite(trans)], initial=0.0))
     alpha = np.empty_like(em)
     beta = np.empty_like(em)
-    alpha[0] = start + em[0]
+    a = np.exp(start - np.max(start[np.isfinite(start)], initial=0.0)) * em[0]
+    alpha[0] = a / max(a.sum(), _TINY)
     for t in range(1, n):
-        alpha[t] = _logsumexp(alpha[t - 1][:, None] + trans, axis=0) + em[t]
-    beta[-1] = end
+        a = (alpha[t - 1] @ moves) * em[t]
+        alpha[t] = a / max(a.sum(), _TINY)
+    b = np.exp(end - np.max(end[np.isfinite(end)], initial=0.0))
+    beta[-1] = b / max(b.sum(), _TINY)
     for t in range(n - 2, -1, -1):
-        beta[t] = _logsumexp(trans + (em[t + 1] + beta[t + 1])[None, :], axis=1)
-    log_z = _logsumexp(alpha[-1] + end, axis=0)
-    return np.exp(alpha + beta - log_z).astype(np.float32)
+        b = moves @ (em[t + 1] * beta[t + 1])
+        beta[t] = b / max(b.sum(), _TINY)
+    joint = alpha * beta
+    return (joint / np.maximum(joint.sum(axis=1, keepdims=True), _TINY)).astype(np.float32)
 
 
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(x - top), axis=axis))
+_TINY = 1e-300
 
 
 def viterbi_bio_batch(log_probs: Sequence[np.ndarray], tags: Sequence[str], group: int = 64,
