@@ -106,14 +106,19 @@ def test_crf_viterbi_and_marginals_equal_brute_force(seed):
     assert all(0 < s.score <= 1 for s in spans)
 
 
-def test_crf_loss_is_the_negative_log_likelihood_of_the_gold_path():
+def _random_crf(seed: int):
     from rasd.inference.modeling import LinearChainCRF
 
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     crf = LinearChainCRF(TAGS)
     with torch.no_grad():
         for p in crf.parameters():
             p.normal_()
+    return crf
+
+
+def test_crf_loss_is_the_negative_log_likelihood_of_the_gold_path():
+    crf = _random_crf(1)
     emissions = torch.randn(2, 4, 5)
     gold = torch.tensor([[1, 2, 0, 3], [3, 4, 0, -100]])
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
@@ -129,13 +134,7 @@ def test_crf_loss_is_the_negative_log_likelihood_of_the_gold_path():
 def test_crf_loss_spares_a_window_cut_inside_a_span():
     """A window beginning with gold I-X (cut from a long document) is scored with the learned start
     scores, not the document-start rule; windows that begin a document keep the rule."""
-    from rasd.inference.modeling import LinearChainCRF
-
-    torch.manual_seed(2)
-    crf = LinearChainCRF(TAGS)
-    with torch.no_grad():
-        for p in crf.parameters():
-            p.normal_()
+    crf = _random_crf(2)
     emissions = torch.randn(2, 3, 5)
     gold = torch.tensor([[2, 0, 1], [1, 2, 0]])  # I-GPE first (a cut window), then a document start
     mask = torch.ones(2, 3)
