@@ -25,8 +25,8 @@ Where the time goes (a separate set of passes, medians): for both versions, thro
 expose (encode text: ``encoder.encode_document``; spans: ``predict_documents(relations=False)``;
 relations: ``predict_documents()`` minus that; event records: ``EventBuilder(schema).build``); for
 0.2, step by step through ``rasd.inference.pipeline.ExtractorBase``'s public steps
-(``encoder.encode_document``, ``score_words``, ``decode_spans``, ``relation_jobs``, the relation
-head, ``EventBuilder.build``), with what each step spends on its parts (word features with a warm
+(``encoder.encode_document``, ``score_words``, ``decode_spans``, ``score_relations``,
+``EventBuilder.build``), with what each step spends on its parts (word features with a warm
 and a cold cache, the CRF's Viterbi and marginals, geocoding). Nothing is patched.
 
 A speed figure counts only when the model predicts at least 100 spans on the documents used
@@ -170,7 +170,7 @@ class StepsWorker(ExtractionWorker):
         import numpy as np
 
         from rasd.inference import pipeline
-        from rasd.inference.decoding import crf_marginals, decode_relations, viterbi_bio_batch
+        from rasd.inference.decoding import crf_marginals, viterbi_bio_batch
         from rasd.inference.encoding import window_batches, word_input_arrays
         from rasd.inference.events import EventBuilder
         from rasd.inference.word_features import WordFeaturizer
@@ -184,45 +184,34 @@ class StepsWorker(ExtractionWorker):
         with self.torch.inference_mode():
             encoded, seconds = _timed(lambda: [ex.encoder.encode_document(d) for d in self.docs])
             add("encode", seconds)
-            out_docs, n_relations = [], 0
-            for block in _blocks(encoded, ex.block_tokens):
-                docs = [self.docs[i] for i in block]
-                enc = [encoded[i] for i in block]
+            out_docs = []
+            for block in pipeline.token_blocks(zip(self.docs, encoded), ex.block_tokens):
+                docs, enc = [d for d, _ in block], [e for _, e in block]
                 scores, seconds = _timed(ex.score_words, enc, batch_size, keep_hidden=ex.schema.has_relations)
                 add("network", seconds)
                 spans, seconds = _timed(ex.decode_spans, enc, scores)
                 add("decode_spans", seconds)
-                # the relation step of ExtractorBase._predict_block: candidate pairs and their features
-                # (public), then the relation head over chunks of pairs (the backend's hook: no public step)
-                jobs, seconds = _timed(lambda: [job for di, e in enumerate(enc) for job in pipeline.relation_jobs(
-                    di, e, spans[di], ex.schema, ex.label_index, ex.relation_max_sentences,
-                    ex.relation_max_subtokens)])
-                add("relation_pairs", seconds)
-                t = time.perf_counter()
-                relations: list[dict] = [{} for _ in enc]
-                for chunk in pipeline._relation_chunks(jobs, max(batch_size, 1), ex.relation_pair_budget):
-                    probs = ex._forward_relations([scores.hidden[(j.doc, j.window)] for j in chunk],
-                                                  pipeline.pad_relation_jobs(chunk))
-                    for k, job in enumerate(chunk):
-                        relations[job.doc][job.window] = decode_relations(probs[k, :len(job.pairs)], job.pairs,
-                                                                          ex.classes)
-                add("relation_head", time.perf_counter() - t)
-                block_docs, seconds = _timed(lambda: [pipeline.to_document(
-                    d, spans[di], [r for wi in sorted(relations[di]) for r in relations[di][wi]])
-                    for di, d in enumerate(docs)])
+                relations, seconds = _timed(ex.score_relations, enc, spans, scores, batch_size)
+                add("relations", seconds)
+                block_docs, seconds = _timed(lambda: [pipeline.to_document(d, spans[di], relations[di])
+                                                      for di, d in enumerate(docs)])
                 add("to_document", seconds)
                 out_docs += block_docs
                 # parts of the steps above, timed again on their own (not added to the total)
+                _, seconds = _timed(lambda: [pipeline.relation_jobs(di, e, spans[di], ex.schema, ex.label_index,
+                                                                    ex.relation_max_sentences, ex.relation_max_subtokens)
+                                             for di, e in enumerate(enc)])
+                add("part_relation_pairs", seconds)
                 _, seconds = _timed(viterbi_bio_batch, scores.log_probs, ex.tags, learned=ex.learned)
                 add("part_viterbi", seconds)
                 if ex.learned is not None:
                     _, seconds = _timed(lambda: [crf_marginals(lp, ex.tags, ex.learned) for lp in scores.log_probs])
                     add("part_crf_marginals", seconds)
-                if ex._featurizer is not None:
+                if ex.definition.uses_word_inputs:
                     chars = bool(ex.definition.options.char_embedding_size)
                     forms = [enc[di].window_forms(wi) for batch in window_batches(enc, batch_size)
                              for di, wi in batch]
-                    _, seconds = _timed(lambda: [word_input_arrays(f, ex._featurizer, chars) for f in forms])
+                    _, seconds = _timed(lambda: [word_input_arrays(f, ex.definition.featurizer, chars) for f in forms])
                     add("part_word_features_warm", seconds)
                     o = ex.definition.options
                     cold = WordFeaturizer(o.word_features, o.feature_buckets, o.max_word_chars, o.lexicon)  # empty caches
@@ -244,18 +233,6 @@ class StepsWorker(ExtractionWorker):
         n_relations = sum(len(d.relations) for d in out_docs)
         return {"seconds": spent, "spans": sum(len(d.spans) for d in out_docs), "relations": n_relations,
                 "events": sum(len(e) for e in events), "words": int(np.sum([len(e.words) for e in encoded]))}
-
-
-def _blocks(encoded, block_tokens: int) -> list[list[int]]:
-    """Document indices in the blocks ``ExtractorBase.predict_documents`` makes (about ``block_tokens`` subtokens)."""
-    blocks, block, tokens = [], [], 0
-    for i, enc in enumerate(encoded):
-        block.append(i)
-        tokens += sum(len(w.input_ids) for w in enc.windows)
-        if tokens >= block_tokens:
-            blocks.append(block)
-            block, tokens = [], 0
-    return blocks + [block] if block else blocks
 
 
 def worker_main(args) -> int:
@@ -394,8 +371,8 @@ STEP_ROWS = [  # (key, what it is) of StepsWorker.steps, in pipeline order; part
     ("decode_spans", "decode spans: `decode_spans` (Viterbi, CRF marginals, spans)"),
     ("part_viterbi", "  of which `viterbi_bio_batch`"),
     ("part_crf_marginals", "  of which `crf_marginals` (forward-backward)"),
-    ("relation_pairs", "relations: `pipeline.relation_jobs` (candidate pairs, pair features)"),
-    ("relation_head", "relations: relation head (`_forward_relations` over `pad_relation_jobs` chunks, `decode_relations`)"),
+    ("relations", "relations: `score_relations` (candidate pairs and their features, the relation head)"),
+    ("part_relation_pairs", "  of which `pipeline.relation_jobs` (candidate pairs, pair features)"),
     ("to_document", "`pipeline.to_document`"),
     ("events", "event records: `EventBuilder.build` (rules, dates, geocoding, actors)"),
     ("part_geocoding", "  of which geocoding (`Gazetteer.geocode_document`, `document_country`)"),

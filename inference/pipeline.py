@@ -88,6 +88,22 @@ def pad_relation_jobs(jobs: Sequence[RelationJob]) -> dict[str, np.ndarray]:
     return out
 
 
+def token_blocks(items: Iterable[tuple[Document, EncodedDocument]],
+                 block_tokens: int) -> Iterator[list[tuple[Document, EncodedDocument]]]:
+    """Consecutive (document, encoding) pairs in blocks of about ``block_tokens`` subtokens: the
+    unit ``ExtractorBase`` predicts at once (bounded memory on a stream of any length)."""
+    block: list[tuple[Document, EncodedDocument]] = []
+    tokens = 0
+    for doc, enc in items:
+        block.append((doc, enc))
+        tokens += sum(len(w.input_ids) for w in enc.windows)
+        if tokens >= block_tokens:
+            yield block
+            block, tokens = [], 0
+    if block:
+        yield block
+
+
 def _relation_chunks(jobs: list[RelationJob], max_windows: int, pair_budget: int) -> Iterator[list[RelationJob]]:
     """Jobs in batches of similar pair counts: at most ``max_windows`` windows and about
     ``pair_budget`` padded pairs each."""
@@ -187,17 +203,7 @@ class ExtractorBase:
 
     # ------------------------------------------------------------------ internals
     def _blocks(self, docs: Iterable[Document]) -> Iterator[list[tuple[Document, EncodedDocument]]]:
-        block: list[tuple[Document, EncodedDocument]] = []
-        tokens = 0
-        for doc in docs:
-            enc = self.encoder.encode_document(doc)
-            block.append((doc, enc))
-            tokens += sum(len(w.input_ids) for w in enc.windows)
-            if tokens >= self.block_tokens:
-                yield block
-                block, tokens = [], 0
-        if block:
-            yield block
+        return token_blocks(((doc, self.encoder.encode_document(doc)) for doc in docs), self.block_tokens)
 
     def score_words(self, encoded: Sequence[EncodedDocument], batch_size: int = 16,
                     keep_hidden: bool = False) -> "WordScores":
@@ -232,7 +238,7 @@ class ExtractorBase:
             encoded = [enc for _, enc in block]
             scores = self.score_words(encoded, batch_size, keep_hidden=self.schema.has_relations)
             spans = [_given_spans(doc, enc, self.label_index) for doc, enc in block]
-            relations = self._relations(encoded, spans, scores, batch_size) if self.schema.has_relations else None
+            relations = self.score_relations(encoded, spans, scores, batch_size) if self.schema.has_relations else None
             results += [to_document(doc, spans[di], relations[di] if relations else [])
                         for di, (doc, _) in enumerate(block)]
         return results
@@ -243,12 +249,14 @@ class ExtractorBase:
         keep_hidden = with_relations and self.schema.has_relations
         scores = self.score_words(encoded, batch_size, keep_hidden)
         spans = self.decode_spans(encoded, scores)
-        relations = self._relations(encoded, spans, scores, batch_size) if keep_hidden else None
+        relations = self.score_relations(encoded, spans, scores, batch_size) if keep_hidden else None
         return [to_document(doc, spans[di], relations[di] if relations else []) for di, (doc, _) in enumerate(block)]
 
-    def _relations(self, encoded: Sequence[EncodedDocument], spans: Sequence[Sequence[DecodedSpan]],
-                   scores: "WordScores", batch_size: int) -> list[list[tuple[int, int, str, float]]]:
-        """Per document, the relations the head finds between its spans (a document's windows in order)."""
+    def score_relations(self, encoded: Sequence[EncodedDocument], spans: Sequence[Sequence[DecodedSpan]],
+                        scores: "WordScores", batch_size: int = 16) -> list[list[tuple[int, int, str, float]]]:
+        """The relation step: per document, the relations the head finds between ``spans`` (candidate
+        pairs of ``relation_jobs``, the head over chunks of them; a document's windows in order).
+        ``scores`` must come from ``score_words(..., keep_hidden=True)``."""
         found: list[dict[int, list[tuple[int, int, str, float]]]] = [{} for _ in encoded]
         jobs = [job for di, enc in enumerate(encoded)
                 for job in relation_jobs(di, enc, spans[di], self.schema, self.label_index,
