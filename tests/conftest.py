@@ -75,6 +75,27 @@ def tiny_model(tiny_encoder_dir, schema):
 
 
 @pytest.fixture
+def train_steps():
+    """``train_steps(model, batch, lr, steps)``: AdamW updates on one batch; the loss of each step
+    and the last step's output."""
+    import torch
+
+    def run(model, batch: dict, lr: float, steps: int = 15) -> tuple[list[float], object]:
+        opt = torch.optim.AdamW(model.parameters(), lr=lr)
+        model.train()
+        losses = []
+        for _ in range(steps):
+            out = model(**batch)
+            out.loss.backward()
+            opt.step()
+            opt.zero_grad()
+            losses.append(out.loss.item())
+        return losses, out
+
+    return run
+
+
+@pytest.fixture
 def tiny_tokenizer(tiny_encoder_dir):
     from transformers import AutoTokenizer
 

@@ -24,19 +24,11 @@ def test_default_encoder_directory_loads_through_auto_classes(tmp_path, tiny_doc
     assert ids[0] == tok.cls_token_id and tok.unk_token_id not in ids[1:-1][:2]
 
 
-def test_few_steps_reduce_the_loss(tiny_model, tiny_tokenizer, tiny_docs):
+def test_few_steps_reduce_the_loss(tiny_model, tiny_tokenizer, tiny_docs, train_steps):
     feats, _ = build_features(tiny_docs, tiny_tokenizer, tiny_model.config)
     batch = collate(feats, tiny_tokenizer.pad_token_id)
     assert (batch["pair_labels"] > 0).any()
-    opt = torch.optim.AdamW(tiny_model.parameters(), lr=3e-3)
-    tiny_model.train()
-    losses = []
-    for _ in range(15):
-        out = tiny_model(**batch)
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(out.loss.item())
+    losses, out = train_steps(tiny_model, batch, lr=3e-3)
     assert losses[-1] < 0.7 * losses[0]
     assert out.relation_loss is not None
 

@@ -173,22 +173,14 @@ def parts_model(tiny_encoder_dir, schema):
     return RasdModel.from_encoder(tiny_encoder_dir, schema, max_length=32, window_stride=8, **PARTS)
 
 
-def test_every_part_on_learns(parts_model, tiny_tokenizer, tiny_docs):
+def test_every_part_on_learns(parts_model, tiny_tokenizer, tiny_docs, train_steps):
     from rasd.training.data import WordDropout, build_features, collate
 
     feats, _ = build_features(tiny_docs, tiny_tokenizer, parts_model.config)
     assert feats[0].word_inputs["char_ids"].shape[1] == parts_model.config.max_word_chars
     batch = collate(feats, tiny_tokenizer.pad_token_id)
     assert (batch["pair_labels"] > 0).any() and batch["pair_features"].shape[-1] == 4
-    opt = torch.optim.AdamW(parts_model.parameters(), lr=1e-2)
-    parts_model.train()
-    losses = []
-    for _ in range(15):
-        out = parts_model(**batch)
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(out.loss.item())
+    losses, _ = train_steps(parts_model, batch, lr=1e-2)
     assert losses[-1] < 0.7 * losses[0]
     assert parts_model.crf.transitions.abs().sum() > 0  # the CRF learned something
     # word dropout: the same key drops the same words, another key others
